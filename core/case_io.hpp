@@ -1,0 +1,25 @@
+// Case <-> safetensors. Tensor names:
+//   x (T, H) BF16/F16/F32; topk_ids (T, k) I32; topk_weights (T, k) F32;
+//   w13 (S, 2I, H) and w2 (S, H, I): BF16, F16, F8_E4M3, or U8 (packed e2m1,
+//   last dim ceil(K/2)); w13.scale / w2.scale: F32 or U8 (e8m0) or F8_E4M3;
+//   w13.tensor_scale / w2.tensor_scale (S) F32 (nvfp4);
+//   stored_experts (S) I32 when only some experts are stored.
+// __metadata__: moecheck.version, shape (T,H,I,E,k), weight_format, x_format,
+// activation, alpha, limit, layout, provenance.
+#pragma once
+
+#include <string>
+
+#include "core/problem.hpp"
+#include "core/safetensors.hpp"
+
+namespace moecheck {
+
+inline constexpr int kCaseFileVersion = 1;
+
+StFile case_to_safetensors(const Case& c);
+Case case_from_safetensors(const StFile& f);  // validates; throws InputError
+void save_case(const std::string& path, const Case& c);  // atomic
+Case load_case(const std::string& path);
+
+}  // namespace moecheck

@@ -1,0 +1,330 @@
+#include "core/generate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+
+namespace moecheck {
+
+namespace {
+
+const std::pair<RoutingDist, std::string_view> kRouting[] = {
+    {RoutingDist::uniform, "uniform"},   {RoutingDist::zipf, "zipf"},
+    {RoutingDist::one_set, "one_set"},   {RoutingDist::distinct, "distinct"},
+    {RoutingDist::adversarial, "adversarial"},
+};
+const std::pair<ValueDist, std::string_view> kValues[] = {
+    {ValueDist::normal, "normal"},   {ValueDist::uniform, "uniform"}, {ValueDist::heavy, "heavy"},
+    {ValueDist::integer, "integer"}, {ValueDist::cancel, "cancel"},
+};
+const std::pair<ExpertStorage, std::string_view> kStorage[] = {
+    {ExpertStorage::automatic, "auto"}, {ExpertStorage::all, "all"}, {ExpertStorage::routed, "routed"}};
+
+template <class Enum, size_t N>
+Enum parse_in(std::string_view what, std::string_view name, const std::pair<Enum, std::string_view> (&table)[N]) {
+  for (auto& [v, n] : table)
+    if (n == name) return v;
+  std::string known;
+  for (auto& [v, n] : table) known += (known.empty() ? "" : ", ") + std::string(n);
+  throw InputError("unknown " + std::string(what) + " '" + std::string(name) + "' (known: " + known + ")");
+}
+template <class Enum, size_t N>
+std::string_view name_in(Enum e, const std::pair<Enum, std::string_view> (&table)[N]) {
+  for (auto& [v, n] : table)
+    if (v == e) return n;
+  return "?";
+}
+
+// Stream ids keep tensors independent of each other and of the thread count.
+enum Stream : uint64_t { kRoute = 1, kRouteWeights, kX, kW13, kW2, kOutlier };
+
+// Weighted draw of k distinct experts (weights > 0), in draw order.
+std::vector<int32_t> draw_weighted(Rng& r, const std::vector<double>& weight, int64_t k) {
+  std::vector<double> w = weight;
+  std::vector<int32_t> out;
+  for (int64_t j = 0; j < k; ++j) {
+    double total = 0;
+    for (double v : w) total += v;
+    double u = r.uniform() * total;
+    int64_t pick = static_cast<int64_t>(w.size()) - 1;
+    for (int64_t e = 0; e < static_cast<int64_t>(w.size()); ++e) {
+      if (w[e] > 0 && u < w[e]) {
+        pick = e;
+        break;
+      }
+      u -= w[e];
+    }
+    while (w[pick] == 0) --pick;  // guard against the last-bin rounding case
+    out.push_back(static_cast<int32_t>(pick));
+    w[pick] = 0;
+  }
+  return out;
+}
+
+std::vector<int32_t> permutation(Rng& r, int64_t n) {
+  std::vector<int32_t> p(n);
+  std::iota(p.begin(), p.end(), 0);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[r.below(i + 1)]);
+  return p;
+}
+
+void shuffle(Rng& r, int32_t* v, int64_t n) {
+  for (int64_t i = n - 1; i > 0; --i) std::swap(v[i], v[r.below(i + 1)]);
+}
+
+std::vector<int32_t> route(const GenSpec& spec) {
+  const Shape& s = spec.shape;
+  Rng r(mix_seed(spec.seed, kRoute));
+  std::vector<int32_t> ids(s.T * s.k);
+  switch (spec.routing) {
+    case RoutingDist::uniform:
+      for (int64_t t = 0; t < s.T; ++t) {
+        auto p = permutation(r, s.E);
+        std::copy_n(p.begin(), s.k, &ids[t * s.k]);
+      }
+      break;
+    case RoutingDist::zipf: {
+      // Popularity 1/(rank+1) over a random ranking of the experts.
+      auto rank = permutation(r, s.E);
+      std::vector<double> w(s.E);
+      for (int64_t e = 0; e < s.E; ++e) w[rank[e]] = 1.0 / static_cast<double>(e + 1);
+      for (int64_t t = 0; t < s.T; ++t) {
+        auto d = draw_weighted(r, w, s.k);
+        std::copy(d.begin(), d.end(), &ids[t * s.k]);
+      }
+      break;
+    }
+    case RoutingDist::one_set: {
+      auto p = permutation(r, s.E);
+      for (int64_t t = 0; t < s.T; ++t) {
+        std::copy_n(p.begin(), s.k, &ids[t * s.k]);
+        shuffle(r, &ids[t * s.k], s.k);
+      }
+      break;
+    }
+    case RoutingDist::distinct: {
+      // Consecutive chunks of a permutation: no expert shared until they run out.
+      std::vector<int32_t> p;
+      size_t at = 0;
+      for (int64_t t = 0; t < s.T; ++t) {
+        if (at + s.k > p.size()) {
+          p = permutation(r, s.E);
+          at = 0;
+        }
+        std::copy_n(p.begin() + at, s.k, &ids[t * s.k]);
+        at += s.k;
+      }
+      break;
+    }
+    case RoutingDist::adversarial: {
+      // One hot expert in every token, at a random slot.
+      const int32_t hot = static_cast<int32_t>(r.below(s.E));
+      for (int64_t t = 0; t < s.T; ++t) {
+        auto p = permutation(r, s.E);
+        ids[t * s.k] = hot;
+        int64_t j = 1;
+        for (int32_t e : p) {
+          if (j == s.k) break;
+          if (e != hot) ids[t * s.k + j++] = e;
+        }
+        shuffle(r, &ids[t * s.k], s.k);
+      }
+      break;
+    }
+  }
+  return ids;
+}
+
+std::vector<float> route_weights(const GenSpec& spec) {
+  const Shape& s = spec.shape;
+  Rng r(mix_seed(spec.seed, kRouteWeights));
+  std::vector<float> w(s.T * s.k);
+  for (int64_t t = 0; t < s.T; ++t) {
+    if (spec.values == ValueDist::integer) {
+      // Powers of two keep w_j * (integer) exact.
+      for (int64_t j = 0; j < s.k; ++j) w[t * s.k + j] = static_cast<float>(pow2(-static_cast<int>(r.below(3))));
+      continue;
+    }
+    // Normalized positive weights, as a renormalized top-k softmax gives.
+    double sum = 0;
+    std::vector<double> v(s.k);
+    for (auto& x : v) sum += (x = r.uniform_pos());
+    for (int64_t j = 0; j < s.k; ++j) w[t * s.k + j] = static_cast<float>(v[j] / sum);
+  }
+  return w;
+}
+
+double draw_value(Rng& r, ValueDist d, bool is_x) {
+  switch (d) {
+    case ValueDist::uniform: return 2 * r.uniform() - 1;
+    case ValueDist::heavy:
+      if (is_x) return std::clamp(r.heavy(), -1e4, 1e4);
+      return r.normal();
+    case ValueDist::integer:
+      return is_x ? static_cast<double>(static_cast<int64_t>(r.below(5)) - 2)
+                  : static_cast<double>(static_cast<int64_t>(r.below(3)) - 1);
+    default: return r.normal();
+  }
+}
+
+bool outlier_channel(uint64_t seed, int64_t n) { return mix_seed(seed, kOutlier, n) % 64 == 0; }
+
+std::vector<uint8_t> make_x(const GenSpec& spec) {
+  const Shape& s = spec.shape;
+  const int64_t eb = x_elem_bytes(spec.x_format);
+  std::vector<uint8_t> x(s.T * s.H * eb);
+  for (int64_t t = 0; t < s.T; ++t) {
+    Rng r(mix_seed(spec.seed, kX, t));
+    for (int64_t n = 0; n < s.H; ++n) {
+      double v = draw_value(r, spec.values, true);
+      if (spec.values == ValueDist::heavy && outlier_channel(spec.seed, n)) v *= 32;
+      const uint32_t code = encode(spec.x_format, v);
+      for (int64_t b = 0; b < eb; ++b) x[(t * s.H + n) * eb + b] = static_cast<uint8_t>(code >> (8 * b));
+    }
+  }
+  return x;
+}
+
+// Master fp32 weights (R, K) of one expert, keyed by its global id so that a
+// routed-only case holds the same weights as the all-experts case.
+std::vector<float> master_rows(const GenSpec& spec, uint64_t stream, int32_t expert, int64_t R, int64_t K) {
+  std::vector<float> m(R * K);
+  const double scale = spec.values == ValueDist::integer ? 1.0 : 1.0 / std::sqrt(static_cast<double>(K));
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < R; ++row) {
+    Rng r(mix_seed(spec.seed, stream, static_cast<uint64_t>(expert), static_cast<uint64_t>(row)));
+    for (int64_t k = 0; k < K; ++k) m[row * K + k] = static_cast<float>(draw_value(r, spec.values, false) * scale);
+  }
+  return m;
+}
+
+// Near-cancellation: h[n + I/2] == h[n] (equal gate/up rows) and
+// D[:, n + I/2] == -D[:, n], so y is ~0 against its condition number c.
+void make_cancelling(const GenSpec& spec, std::vector<float>& w13, std::vector<float>& w2) {
+  const int64_t H = spec.shape.H, I = spec.shape.I, half = I / 2;
+  for (int64_t n = 0; n < half; ++n) {
+    for (int part = 0; part < 2; ++part) {
+      const int64_t src = part ? up_row(spec.layout, I, n) : gate_row(spec.layout, I, n);
+      const int64_t dst = part ? up_row(spec.layout, I, n + half) : gate_row(spec.layout, I, n + half);
+      std::copy_n(&w13[src * H], H, &w13[dst * H]);
+    }
+    for (int64_t i = 0; i < H; ++i) w2[i * I + n + half] = -w2[i * I + n];
+  }
+}
+
+void append(WeightStack& into, const WeightStack& part) {
+  into.E += part.E;
+  into.data.insert(into.data.end(), part.data.begin(), part.data.end());
+  into.scales.insert(into.scales.end(), part.scales.begin(), part.scales.end());
+  into.tensor_scale.insert(into.tensor_scale.end(), part.tensor_scale.begin(), part.tensor_scale.end());
+}
+
+std::vector<int32_t> choose_stored(const GenSpec& spec, const std::vector<int32_t>& ids) {
+  const Shape& s = spec.shape;
+  ExpertStorage st = spec.storage;
+  if (st == ExpertStorage::automatic) {
+    WeightStack probe;
+    probe.format = spec.weights;
+    probe.E = s.E;
+    probe.R = 3 * s.I;  // gate + up + down, counted per element below
+    probe.K = s.H;
+    const double bytes = static_cast<double>(probe.data_bytes()) + static_cast<double>(probe.scale_bytes());
+    st = bytes <= 2.0 * (1ull << 30) ? ExpertStorage::all : ExpertStorage::routed;
+  }
+  if (st == ExpertStorage::all) return {};
+  std::vector<int32_t> used = ids;
+  std::sort(used.begin(), used.end());
+  used.erase(std::unique(used.begin(), used.end()), used.end());
+  if (static_cast<int64_t>(used.size()) == s.E) return {};
+  return used;
+}
+
+}  // namespace
+
+std::string_view routing_name(RoutingDist r) { return name_in(r, kRouting); }
+RoutingDist parse_routing(std::string_view name) { return parse_in("routing distribution", name, kRouting); }
+std::string_view values_name(ValueDist v) { return name_in(v, kValues); }
+ValueDist parse_values(std::string_view name) { return parse_in("value distribution", name, kValues); }
+
+Case generate_case(const GenSpec& spec) {
+  validate_shape(spec.shape);
+  const Shape& s = spec.shape;
+  if (spec.x_format != Format::bf16 && spec.x_format != Format::f16 && spec.x_format != Format::f32)
+    throw InputError("x format must be bf16, f16 or f32");
+  Case c;
+  c.shape = s;
+  c.act = spec.act;
+  c.layout = spec.layout;
+  c.x_format = spec.x_format;
+  c.topk_ids = route(spec);
+  c.topk_weights = route_weights(spec);
+  c.x = make_x(spec);
+  c.stored_experts = choose_stored(spec, c.topk_ids);
+  c.w13 = {spec.weights, 0, 2 * s.I, s.H, {}, {}, {}};
+  c.w2 = {spec.weights, 0, s.H, s.I, {}, {}, {}};
+  for (int64_t slot = 0; slot < c.stored_count(); ++slot) {
+    const int32_t e = c.stored_experts.empty() ? static_cast<int32_t>(slot) : c.stored_experts[slot];
+    auto m13 = master_rows(spec, kW13, e, 2 * s.I, s.H);
+    auto m2 = master_rows(spec, kW2, e, s.H, s.I);
+    if (spec.values == ValueDist::cancel) make_cancelling(spec, m13, m2);
+    append(c.w13, quantize_weights(spec.weights, 1, 2 * s.I, s.H, m13));
+    append(c.w2, quantize_weights(spec.weights, 1, s.H, s.I, m2));
+  }
+  c.provenance = spec_to_json(spec);
+  validate(c);
+  return c;
+}
+
+std::string spec_to_json(const GenSpec& spec) {
+  nlohmann::ordered_json j;
+  j["generator"] = "moecheck.generate_case/1";
+  j["preset"] = spec.preset;
+  j["T"] = spec.shape.T;
+  j["H"] = spec.shape.H;
+  j["I"] = spec.shape.I;
+  j["E"] = spec.shape.E;
+  j["k"] = spec.shape.k;
+  j["weights"] = weight_format_name(spec.weights);
+  j["x_format"] = format_name(spec.x_format);
+  j["activation"] = activation_name(spec.act.kind);
+  j["alpha"] = spec.act.alpha;
+  j["limit"] = spec.act.limit;
+  j["layout"] = layout_name(spec.layout);
+  j["routing"] = routing_name(spec.routing);
+  j["values"] = values_name(spec.values);
+  j["storage"] = name_in(spec.storage, kStorage);
+  j["seed"] = std::to_string(spec.seed);
+  return j.dump();
+}
+
+GenSpec spec_from_json(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+    GenSpec s;
+    s.preset = j.at("preset").get<std::string>();
+    s.shape = {j.at("T").get<int64_t>(), j.at("H").get<int64_t>(), j.at("I").get<int64_t>(), j.at("E").get<int64_t>(),
+               j.at("k").get<int64_t>()};
+    s.weights = parse_weight_format(j.at("weights").get<std::string>());
+    s.x_format = parse_format(j.at("x_format").get<std::string>());
+    s.act.kind = parse_activation(j.at("activation").get<std::string>());
+    s.act.alpha = j.at("alpha").get<float>();
+    s.act.limit = j.at("limit").get<float>();
+    s.layout = parse_layout(j.at("layout").get<std::string>());
+    s.routing = parse_routing(j.at("routing").get<std::string>());
+    s.values = parse_values(j.at("values").get<std::string>());
+    s.storage = parse_in("expert storage", j.at("storage").get<std::string>(), kStorage);
+    s.seed = std::stoull(j.at("seed").get<std::string>());
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string("generator spec is not valid: ") + e.what());
+  } catch (const std::logic_error& e) {
+    throw InputError(std::string("generator spec is not valid: ") + e.what());
+  }
+}
+
+}  // namespace moecheck

@@ -1,0 +1,50 @@
+// Seeded case generation: (shape, formats, routing and value distributions,
+// seed) -> Case, bit for bit the same on every machine and thread count.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/problem.hpp"
+
+namespace moecheck {
+
+enum class RoutingDist : uint8_t { uniform, zipf, one_set, distinct, adversarial };
+enum class ValueDist : uint8_t { normal, uniform, heavy, integer, cancel };
+std::string_view routing_name(RoutingDist r);
+RoutingDist parse_routing(std::string_view name);
+std::string_view values_name(ValueDist v);
+ValueDist parse_values(std::string_view name);
+
+enum class ExpertStorage : uint8_t { automatic, all, routed };
+
+struct GenSpec {
+  std::string preset;  // informational; shape holds the numbers
+  Shape shape;
+  WeightFormat weights = WeightFormat::bf16;
+  Format x_format = Format::bf16;
+  ActivationSpec act;
+  GateUpLayout layout = GateUpLayout::concatenated;
+  RoutingDist routing = RoutingDist::uniform;
+  ValueDist values = ValueDist::normal;
+  ExpertStorage storage = ExpertStorage::automatic;
+  uint64_t seed = 1;
+};
+
+// Value distributions:
+//   normal   x ~ N(0,1) (Irwin-Hall approximation), weights ~ N(0, 1/K)
+//   uniform  x ~ U(-1,1), weights ~ U(-1,1)/sqrt(K)
+//   heavy    slash-distributed x with a few outlier channels 32x larger (as
+//            LLM activations have), normal weights
+//   integer  x in {-2..2}, weights in {-1,0,1}, routing weights powers of two:
+//            every product and sum stays an exactly representable integer
+//   cancel   gate/up rows n and n + I/2 equal and down columns n + I/2 the
+//            negation of n (y cancels to ~0 against its condition number)
+Case generate_case(const GenSpec& spec);
+
+// The spec as JSON (stored as the case's provenance) and back.
+std::string spec_to_json(const GenSpec& spec);
+GenSpec spec_from_json(std::string_view json);  // throws InputError
+
+}  // namespace moecheck

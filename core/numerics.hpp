@@ -1,0 +1,60 @@
+// A kernel variant's numerics declaration: what the bounds are derived from
+// (oracle/BOUNDS.md). It says how each reduction is shaped, in what format it
+// accumulates and where intermediates are rounded. A variant that rounds
+// somewhere it does not declare must fail its accuracy property.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/formats.hpp"
+
+namespace moecheck {
+
+// How a dot product of length n is reduced: `lanes` partial sums, each a
+// sequential chain over its share of the terms (fma: product not rounded
+// separately), then a log2(lanes)-level pairwise tree. lanes = 1 is a plain
+// sequential sum. `block` > 0 means the chain is cut into blocks of that many
+// terms whose partial sums are added in sequence (tensor-core K tiles).
+struct ReductionShape {
+  int lanes = 32;
+  bool fma = true;
+  int block = 0;
+};
+
+// Where the routing weight w_j enters the down projection.
+enum class Combine : uint8_t {
+  // Warp decode: one accumulator per lane across all k experts; each expert's
+  // lane partial over its slice of I is folded in as acc = fma(w_j, p_j, acc).
+  fold_partials,
+  // Expert-centric: each expert's output y_j = D_j h_j is finished (and
+  // rounded to `expert_out_format`), then y = sum_j w_j * y_j sequentially.
+  per_expert_outputs,
+};
+
+struct Numerics {
+  Format accumulator = Format::f32;
+  // Unit of the accumulator's rounding; 0 means unit_roundoff(accumulator).
+  // Tensor cores that truncate in their adder trees declare 2^-23 here.
+  double accumulator_unit = 0;
+  // Activations re-quantized before the gate/up product (x in this format);
+  // nullopt when x is used as given.
+  std::optional<Format> x_requant;
+  ReductionShape gate_up;
+  // Activation evaluated in fp32 from the rounded g, u; its own error in fp32
+  // ulps of the result on top of the propagated input error.
+  double activation_ulps = 4;
+  Format h_format = Format::f32;  // where h is rounded between the two GEMMs
+  std::optional<Format> h_requant;  // e.g. MXFP8 re-quantization of h
+  // Values per shared power-of-two scale of x_requant / h_requant, along the
+  // reduction dimension (OCP MX: 32, scale 2^(floor(log2 amax) - emax_elem),
+  // elements saturating); 0 means plain element-wise rounding with no scale.
+  // The bound's absolute floor (underflow) depends on it (oracle/BOUNDS.md 2.1).
+  int requant_block = 32;
+  ReductionShape down;
+  Combine combine = Combine::fold_partials;
+  Format expert_out_format = Format::f32;  // per_expert_outputs only
+  Format output_format = Format::bf16;
+};
+
+}  // namespace moecheck
