@@ -1,0 +1,281 @@
+#include "oracle/bounds.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "oracle/mp.hpp"
+#include "oracle/rows.hpp"
+
+namespace moecheck {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Relative slack for magnitudes evaluated in double (libm activations, the
+// sums below): far above their actual error (< 2^-40), BOUNDS.md 2.6.
+constexpr double kSlack = 1.0001;
+
+int floor_log2(double v) { return std::ilogb(v); }
+
+struct Units {
+  double u;    // accumulator unit roundoff
+  double eta;  // accumulator underflow floor per rounding
+  bool wround_gate, wround_down;  // weights rounded when converted to the accumulator
+};
+
+Units units(const Case& c, const Numerics& n) {
+  Units r;
+  r.u = n.accumulator_unit > 0 ? n.accumulator_unit : unit_roundoff(n.accumulator);
+  r.eta = rounding_floor(n.accumulator);
+  const int acc_bits = format_precision_bits(n.accumulator);
+  r.wround_gate = weight_value_bits(c.w13.format) > acc_bits;
+  r.wround_down = weight_value_bits(c.w2.format) > acc_bits;
+  return r;
+}
+
+// |d act / d u| at the exact g (BOUNDS.md 2.2): |silu(g)|, |gelu(g)|,
+// |g' sigmoid(alpha g')|, |g|.
+double act_u_slope(const ActivationSpec& a, double g) {
+  switch (a.kind) {
+    case Activation::swiglu: return std::fabs(g / (1 + std::exp(-g)));
+    case Activation::geglu: return std::fabs(0.5 * g * std::erfc(-g / std::sqrt(2.0)));
+    case Activation::swiglu_clamped: {
+      const double gc = std::min(g, static_cast<double>(a.limit));
+      return std::fabs(gc / (1 + std::exp(-static_cast<double>(a.alpha) * gc)));
+    }
+    case Activation::bilinear: return std::fabs(g);
+  }
+  return std::fabs(g);
+}
+
+// The factor multiplying the gate error: |u|, or |clamp(u) + 1|.
+double act_gate_weight(const ActivationSpec& a, double u) {
+  if (a.kind != Activation::swiglu_clamped) return std::fabs(u);
+  const double lim = a.limit;
+  return std::fabs(std::clamp(u, -lim, lim) + 1);
+}
+
+struct StageErr {
+  double r = 0, e = 0;  // rigorous, estimate
+};
+
+// Stage 1: error of one fp32 gate or up dot product (BOUNDS.md 2.1).
+StageErr dot_error(double cond, double rq, int64_t depth, int64_t terms, const Units& un) {
+  StageErr s;
+  s.r = rq + gamma_n(static_cast<double>(depth), un.u) * (cond + rq) + static_cast<double>(terms * depth) * un.eta;
+  s.e = rq + gamma_prob(static_cast<double>(depth), un.u) * (cond + rq);
+  return s;
+}
+
+// Requantization error of x summed against |row| (BOUNDS.md 2.1).
+double x_requant_term(const Case& c, const Numerics& n, const RequantError& rq, const double* row,
+                      const double* x, const double* xamax, double cond) {
+  double floor_sum = 0;
+  const int64_t B = n.requant_block;
+  for (int64_t q = 0; q < c.shape.H; ++q) {
+    const double fl = B > 0 ? rq.floor_per_amax * xamax[q / B] : rq.floor_abs;
+    floor_sum += std::fabs(row[q]) * fl;
+  }
+  (void)x;
+  return kSlack * (rq.rel * cond + floor_sum);
+}
+
+// Stage 2: error of h after the activation, the h_format rounding (BOUNDS.md 2.2).
+StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u, double hmag, StageErr eg, StageErr eu) {
+  const double L = act_gate_lipschitz(a.kind);
+  const double A = act_gate_weight(a, u), B = act_u_slope(a, g) * kSlack;
+  auto one = [&](double Eg, double Eu) {
+    const double prop = kSlack * (L * (A + Eu) * Eg + (B + L * Eg) * Eu);
+    double e = prop + n.activation_ulps * (0x1p-23 * (hmag + prop) + 0x1p-149);
+    if (n.h_format != Format::f32) e += unit_roundoff(n.h_format) * (hmag + e) + rounding_floor(n.h_format);
+    return e;
+  };
+  return {one(eg.r, eu.r), one(eg.e, eu.e)};
+}
+
+// Stage 3: down projection, combine and output rounding (BOUNDS.md 2.3-2.5).
+Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& n, const std::vector<double>& ehr,
+                          const std::vector<double>& ehe) {
+  const Shape& s = c.shape;
+  const Units un = units(c, n);
+  Bounds b;
+  b.rigorous.assign(s.T * s.H, 0);
+  b.estimate.assign(s.T * s.H, 0);
+  const bool fold = n.combine == Combine::fold_partials;
+  const int64_t dd = reduction_depth(n.down, s.I) + (un.wround_down ? 1 : 0);
+  // fold_partials: each expert's lane partial is folded in with one fma (two
+  // roundings without fma); the tree comes after all k folds.
+  const int64_t fold_depth = dd + (n.down.fma ? s.k : 2 * s.k);
+  const double inflate = 1 + static_cast<double>(s.I + 2) * 0x1p-52;
+  const bool out_round = n.output_format != n.accumulator;
+  const bool expert_round = n.expert_out_format != n.accumulator;
+#pragma omp parallel
+  {
+    std::vector<double> d(s.I);
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t idx = 0; idx < s.T * s.H; ++idx) {
+      const int64_t t = idx / s.H, i = idx % s.H;
+      double C = 0, Pr = 0, Pe = 0;           // fold: sum_j |w_j| (c_j, P_j)
+      double Er = 0, Ee = 0, Ar = 0, Ae = 0;  // per expert: sum |w| E_j, sum |w| (|y_j| + E_j)
+      for (int64_t j = 0; j < s.k; ++j) {
+        const int64_t tj = t * s.k + j;
+        decode_row(c.w2, c.slot_of(c.id(t, j)), i, d.data());
+        double cj = 0, pr = 0, pe = 0, yj = 0;
+        for (int64_t q = 0; q < s.I; ++q) {
+          const double a = std::fabs(d[q]);
+          cj += a * std::fabs(o.h[tj * s.I + q]);
+          pr += a * ehr[tj * s.I + q];
+          pe += a * ehe[tj * s.I + q];
+          yj += d[q] * o.h[tj * s.I + q];
+        }
+        cj *= inflate;
+        pr *= inflate;
+        const double w = std::fabs(static_cast<double>(c.weight(t, j)));
+        if (fold) {
+          C += w * cj;
+          Pr += w * pr;
+          Pe += w * pe;
+          continue;
+        }
+        const double ay = std::fabs(yj) + static_cast<double>(s.I + 2) * 0x1p-52 * cj;
+        double ejr = pr + gamma_n(static_cast<double>(dd), un.u) * (cj + pr) + static_cast<double>(s.I * dd) * un.eta;
+        double eje = pe + gamma_prob(static_cast<double>(dd), un.u) * (cj + pe);
+        if (expert_round) {
+          const double ue = unit_roundoff(n.expert_out_format), fe = rounding_floor(n.expert_out_format);
+          ejr += ue * (ay + ejr) + fe;
+          eje += ue * (ay + eje) + fe;
+        }
+        Er += w * ejr;
+        Ee += w * eje;
+        Ar += w * (ay + ejr);
+        Ae += w * (ay + eje);
+      }
+      double yr, ye;
+      if (fold) {
+        yr = Pr + gamma_n(static_cast<double>(fold_depth), un.u) * (C + Pr) +
+             static_cast<double>(s.k * s.I * fold_depth) * un.eta;
+        ye = Pe + gamma_prob(static_cast<double>(fold_depth), un.u) * (C + Pe);
+      } else {
+        // y = sum_j w_j y_j sequentially: a product and an add per expert.
+        yr = Er + gamma_n(static_cast<double>(s.k + 1), un.u) * Ar + static_cast<double>(2 * s.k) * un.eta;
+        ye = Ee + gamma_prob(static_cast<double>(s.k + 1), un.u) * Ae;
+      }
+      if (out_round) {
+        const double uo = unit_roundoff(n.output_format), fo = rounding_floor(n.output_format);
+        const double ym = std::fabs(o.y_hi[idx]) + o.err[idx];
+        yr += uo * (ym + yr) + fo;
+        ye += uo * (ym + ye) + fo;
+      }
+      b.rigorous[idx] = yr * kSlack;
+      b.estimate[idx] = ye;
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+double gamma_n(double m, double u) {
+  const double mu = m * u;
+  return mu >= 1 ? kInf : mu / (1 - mu);
+}
+
+double gamma_prob(double m, double u) { return std::sqrt(m) * u; }
+
+int64_t reduction_depth(const ReductionShape& s, int64_t n) {
+  const int64_t p = std::max(1, s.lanes);
+  const int64_t m = (n + p - 1) / p;  // terms per lane
+  int64_t chain = m;
+  if (s.block > 0 && s.block < m) chain = s.block + (m + s.block - 1) / s.block;
+  int64_t tree = 0;
+  while ((int64_t{1} << tree) < p) ++tree;
+  return chain + tree;
+}
+
+double rounding_floor(Format f) {
+  const MiniSpec s = mini_spec(f);
+  return pow2(-s.bias - s.mbits);  // half of the smallest subnormal 2^(1-bias-mbits)
+}
+
+RequantError requant_error(Format f, int block) {
+  RequantError r;
+  const MiniSpec s = mini_spec(f);
+  const double u = unit_roundoff(f);
+  const int emin = 1 - s.bias;
+  const double half_q = pow2(emin - s.mbits - 1);  // half the subnormal quantum
+  if (block <= 0) {
+    r.rel = u;
+    r.floor_abs = half_q;
+    return r;
+  }
+  // Scale 2^(floor(log2 amax) - emax): elements reach up to 2^(emax+1) and
+  // saturate at max_f, which costs at most 1 - max_f / 2^(emax+1) relative.
+  const int emax = floor_log2(mini_max(f));
+  r.rel = std::max(u, 1 - mini_max(f) / pow2(emax + 1));
+  r.floor_per_amax = half_q * pow2(-emax);
+  return r;
+}
+
+Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
+  const Shape& s = c.shape;
+  const Units un = units(c, n);
+  const int64_t tki = s.T * s.k * s.I;
+  std::vector<double> ehr(tki), ehe(tki);  // (T, k, I) bounds on |h_kernel - h_true|
+  const int64_t dg = reduction_depth(n.gate_up, s.H) + (un.wround_gate ? 1 : 0);
+  const RequantError xrq = n.x_requant ? requant_error(*n.x_requant, n.requant_block) : RequantError{};
+  // (T, ceil(H/B)) block amax of |x| for a scaled x requantization.
+  std::vector<double> x(s.T * s.H), xamax;
+  for (int64_t t = 0; t < s.T; ++t)
+    for (int64_t q = 0; q < s.H; ++q) x[t * s.H + q] = c.x_value(t, q);
+  const int64_t B = n.requant_block > 0 ? n.requant_block : s.H;
+  const int64_t nbx = (s.H + B - 1) / B;
+  xamax.assign(s.T * nbx, 0);
+  for (int64_t t = 0; t < s.T; ++t)
+    for (int64_t q = 0; q < s.H; ++q)
+      xamax[t * nbx + q / B] = std::max(xamax[t * nbx + q / B], std::fabs(x[t * s.H + q]));
+
+#pragma omp parallel
+  {
+    std::vector<double> row(s.H);
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t idx = 0; idx < tki; ++idx) {
+      const int64_t nn = idx % s.I, t = idx / s.I / s.k, j = (idx / s.I) % s.k;
+      double rqg = 0, rqu = 0;
+      if (n.x_requant) {
+        const int64_t slot = c.slot_of(c.id(t, j));
+        decode_row(c.w13, slot, gate_row(c.layout, s.I, nn), row.data());
+        rqg = x_requant_term(c, n, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], o.g_cond[idx]);
+        decode_row(c.w13, slot, up_row(c.layout, s.I, nn), row.data());
+        rqu = x_requant_term(c, n, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], o.u_cond[idx]);
+      }
+      const StageErr eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un);
+      const StageErr eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un);
+      const double hmag = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
+      const StageErr eh = h_error(c.act, n, o.g[idx], o.u[idx], hmag, eg, eu);
+      ehr[idx] = eh.r + o.h_err[idx];
+      ehe[idx] = eh.e;
+    }
+  }
+  if (n.h_requant) {
+    // Block-scaled requantization of h along I (BOUNDS.md 2.2).
+    const RequantError hrq = requant_error(*n.h_requant, n.requant_block);
+    const int64_t HB = n.requant_block > 0 ? n.requant_block : s.I;
+    for (int64_t tj = 0; tj < s.T * s.k; ++tj)
+      for (int64_t b0 = 0; b0 < s.I; b0 += HB) {
+        const int64_t b1 = std::min(s.I, b0 + HB);
+        double amax = 0;
+        for (int64_t q = b0; q < b1; ++q)
+          amax = std::max(amax, std::fabs(o.h[tj * s.I + q]) * kSlack + o.h_err[tj * s.I + q] + ehr[tj * s.I + q]);
+        const double fl = n.requant_block > 0 ? hrq.floor_per_amax * amax : hrq.floor_abs;
+        for (int64_t q = b0; q < b1; ++q) {
+          const int64_t idx = tj * s.I + q;
+          const double hm = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
+          ehr[idx] += hrq.rel * (hm + ehr[idx]) + fl;
+          ehe[idx] += hrq.rel * (hm + ehe[idx]) + fl;
+        }
+      }
+  }
+  return derive_down_bounds(c, o, n, ehr, ehe);
+}
+
+}  // namespace moecheck

@@ -1,0 +1,194 @@
+#include "oracle/mp.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace moecheck {
+namespace {
+
+constexpr double kTiny = 0x1p-1074;  // certified bound for underflowed results
+
+// Bound on the relative error after `k` correctly rounded operations at
+// precision p, each rel <= 2^-p: (1 + 2^-p)^k - 1 <= 1.01 k 2^-p for k 2^-p
+// small (BOUNDS.md 1.2).
+double rel_after(int k, int p) { return 1.01 * k * std::ldexp(1.0, -p); }
+
+double abs_d(mpfr_srcptr x) { return std::fabs(mpfr_get_d(x, MPFR_RNDA)); }
+
+struct Ops {  // counts inexact roundings (ternary != 0)
+  int inexact = 0;
+  void operator+=(int ternary) { inexact += ternary != 0; }
+};
+
+// g * sigmoid(s * g) without u, s = 1 (silu) or alpha (clamped): writes it
+// to out, returns the relative error bound (0 when exact).
+double sigmoid_times(mpfr_srcptr g, double s, MpAct& out, bool& underflow) {
+  const int p = act_precision_bits();
+  MpAct a, e;
+  Ops ops;
+  int argop = 0;  // rounding of the argument s*g (perturbs the argument)
+  if (s == 1.0) {
+    argop = mpfr_neg(raw(a), g, MPFR_RNDN) != 0;
+  } else {
+    argop = mpfr_mul_d(raw(a), g, -s, MPFR_RNDN) != 0;
+  }
+  ops += mpfr_exp(raw(e), raw(a), MPFR_RNDN);
+  if (mpfr_inf_p(raw(e))) {  // sigmoid(s g) < e^-(2^29): g sigma underflows every double
+    mpfr_set_zero(raw(out), 1);
+    underflow = true;
+    return 0;
+  }
+  ops += mpfr_add_ui(raw(e), raw(e), 1, MPFR_RNDN);
+  ops += mpfr_div(raw(out), g, raw(e), MPFR_RNDN);
+  // |d log sigmoid(a) / da| = 1 - sigmoid(a) <= 1: an argument error of
+  // |a| 2^-p relative becomes at most |a| 2^-p relative in the result.
+  const double arg = argop ? std::fabs(mpfr_get_d(raw(a), MPFR_RNDA)) * std::ldexp(1.0, -p) : 0;
+  return rel_after(ops.inexact, p) + 1.01 * arg;
+}
+
+// gelu(g) = g/2 erfc(-g/sqrt 2).
+double gelu(mpfr_srcptr g, MpAct& out, bool& underflow) {
+  const int p = act_precision_bits();
+  MpAct r2, z, c;
+  Ops ops;
+  mpfr_sqrt_ui(raw(r2), 2, MPFR_RNDN);
+  mpfr_div(raw(z), g, raw(r2), MPFR_RNDN);
+  mpfr_neg(raw(z), raw(z), MPFR_RNDN);
+  // z carries two roundings: |z_hat - z| <= 2.01 2^-p |z|. The relative
+  // sensitivity of erfc(w) is <= 2/sqrt(pi) for w <= 0 and < w + sqrt(w^2+2)
+  // <= 2w + 1.5 for w > 0 (Abramowitz-Stegun 7.1.13).
+  const double zd = mpfr_get_d(raw(z), MPFR_RNDA);
+  const double sens = (zd > 0 ? 2 * zd + 2 : 1.2);
+  const double dz = 2.01 * std::fabs(zd) * std::ldexp(1.0, -p);
+  ops += mpfr_erfc(raw(c), raw(z), MPFR_RNDN);
+  if (mpfr_zero_p(raw(c))) {
+    mpfr_set_zero(raw(out), 1);
+    underflow = true;
+    return 0;
+  }
+  ops += mpfr_mul(raw(out), g, raw(c), MPFR_RNDN);
+  mpfr_div_2ui(raw(out), raw(out), 1, MPFR_RNDN);  // exact
+  const double argrel = sens * dz;
+  // exp(argrel) - 1 <= 1.01 argrel while argrel <= 0.01.
+  return rel_after(ops.inexact, p) + (argrel <= 0.01 ? 1.01 * argrel : std::numeric_limits<double>::infinity());
+}
+
+// Half an ulp of an MPFR result at its precision, rounded up to a double
+// (>= 2^-1074): the error of one inexact correctly rounded operation.
+double half_ulp_bound(mpfr_srcptr x) {
+  if (mpfr_zero_p(x)) return 0;
+  const long e = mpfr_get_exp(x) - static_cast<long>(mpfr_get_prec(x)) - 1;
+  if (e < -1074) return 0x1p-1074;
+  if (e > 1023) return std::numeric_limits<double>::infinity();
+  return std::ldexp(1.0, static_cast<int>(e));
+}
+
+}  // namespace
+
+int act_precision_bits() {
+  static const int p = [] {
+    MpAct x;
+    return static_cast<int>(mpfr_get_prec(raw(x)));
+  }();
+  return p;
+}
+
+int wide_precision_bits() {
+  static const int p = [] {
+    MpWide x;
+    return static_cast<int>(mpfr_get_prec(raw(x)));
+  }();
+  return p;
+}
+
+double act_gate_lipschitz(Activation a) {
+  switch (a) {
+    case Activation::swiglu:
+    case Activation::swiglu_clamped: return 1.0999;  // max silu' = 1.09984 at 2.3994
+    case Activation::geglu: return 1.1290;           // max gelu' = 1.12897 at sqrt 2
+    case Activation::bilinear: return 1.0;
+  }
+  return 1.13;
+}
+
+double mp_from_sum(const ExactSum& s, MpWide& out) {
+  if (!s.finite) {
+    mpfr_set_d(raw(out), s.rest, MPFR_RNDN);
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  mpfr_set_zero(raw(out), 1);
+  MpWide term;
+  double bound = 0;
+  for (int l = 0; l <= s.levels; ++l) {
+    const bool rest = l == s.levels;
+    mpfr_set_d(raw(term), rest ? s.rest : s.level[l], MPFR_RNDN);  // exact
+    mpfr_mul_2si(raw(term), raw(term), rest ? s.rest_exp : s.level_exp[l], MPFR_RNDN);  // exact
+    if (mpfr_add(raw(out), raw(out), raw(term), MPFR_RNDN) != 0) bound += half_ulp_bound(raw(out));
+  }
+  if (!s.exact()) {
+    MpWide b;
+    mpfr_set_d(raw(b), s.rest_bound, MPFR_RNDU);
+    mpfr_mul_2si(raw(b), raw(b), s.rest_exp, MPFR_RNDU);
+    const double rb = mpfr_get_d(raw(b), MPFR_RNDU);
+    bound += rb > 0 ? rb : 0x1p-1074;
+  }
+  return bound;
+}
+
+double activation_mp(const ActivationSpec& a, const MpWide& g, const MpWide& u, double eg, double eu, MpAct& h) {
+  const int p = act_precision_bits();
+  if (mpfr_nan_p(raw(g)) || mpfr_nan_p(raw(u)) || std::isnan(eg) || std::isnan(eu)) {
+    mpfr_set_nan(raw(h));
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  double rel = 0;
+  bool underflow = false;
+  MpAct s;
+  Ops ops;
+  // Magnitudes for propagating input errors: |u| or |u' + 1|, and a bound on
+  // |d act / d u| (|silu(g)|, |gelu(g)|, |g' sigmoid(alpha g')| are <= |g|).
+  double gmag = abs_d(raw(g)), umag = abs_d(raw(u));
+  switch (a.kind) {
+    case Activation::swiglu:
+      rel = sigmoid_times(raw(g), 1.0, s, underflow);
+      ops += mpfr_mul(raw(h), raw(s), raw(u), MPFR_RNDN);
+      break;
+    case Activation::geglu:
+      rel = gelu(raw(g), s, underflow);
+      ops += mpfr_mul(raw(h), raw(s), raw(u), MPFR_RNDN);
+      break;
+    case Activation::swiglu_clamped: {
+      const double lim = a.limit;
+      MpWide gc, uc;
+      mpfr_set(raw(gc), raw(g), MPFR_RNDN);
+      if (mpfr_cmp_d(raw(gc), lim) > 0) mpfr_set_d(raw(gc), lim, MPFR_RNDN);
+      mpfr_set(raw(uc), raw(u), MPFR_RNDN);
+      if (mpfr_cmp_d(raw(uc), lim) > 0) mpfr_set_d(raw(uc), lim, MPFR_RNDN);
+      if (mpfr_cmp_d(raw(uc), -lim) < 0) mpfr_set_d(raw(uc), -lim, MPFR_RNDN);
+      ops += mpfr_add_ui(raw(uc), raw(uc), 1, MPFR_RNDN);
+      umag = abs_d(raw(uc));
+      rel = sigmoid_times(raw(gc), static_cast<double>(a.alpha), s, underflow);
+      ops += mpfr_mul(raw(h), raw(s), raw(uc), MPFR_RNDN);
+      break;
+    }
+    case Activation::bilinear:
+      ops += mpfr_mul(raw(h), raw(g), raw(u), MPFR_RNDN);
+      break;
+  }
+  double bound;
+  if (underflow) {
+    mpfr_set_zero(raw(h), 1);
+    bound = kTiny;
+  } else {
+    rel += rel_after(ops.inexact, p);
+    bound = rel == 0 ? 0 : (rel * 1.01) * abs_d(raw(h));
+  }
+  if (eg > 0 || eu > 0) {
+    // |act(g+dg, u+du) - act(g, u)| <= L (|u| + eu) eg + (|g| + eg) eu.
+    const double L = act_gate_lipschitz(a.kind);
+    bound += 1.01 * (L * (umag + eu) * eg + (gmag + eg) * eu);
+  }
+  return bound;
+}
+
+}  // namespace moecheck

@@ -1,0 +1,146 @@
+// Edge inputs built directly: subnormals, values near each format's largest
+// finite, saturating/underflowing activations, zero routing weights, total
+// cancellation. Each is checked against the naive MPFR evaluations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/generate.hpp"
+#include "oracle/bounds.hpp"
+#include "oracle/oracle.hpp"
+#include "oracle/tests/test_util.hpp"
+
+namespace moecheck {
+namespace {
+
+using test::DirectCase;
+
+// T tokens, H, I, E experts, k routed (ids 0..k-1, weights 1/k), masters
+// filled by f(index) for x, w13, w2.
+template <class F>
+DirectCase filled(Shape s, WeightFormat wf, Format xf, Activation a, F fill) {
+  DirectCase d;
+  d.shape = s;
+  d.weights = wf;
+  d.x_format = xf;
+  d.act.kind = a;
+  d.x.resize(s.T * s.H);
+  d.w13.resize(s.E * 2 * s.I * s.H);
+  d.w2.resize(s.E * s.H * s.I);
+  for (size_t q = 0; q < d.x.size(); ++q) d.x[q] = fill(0, q);
+  for (size_t q = 0; q < d.w13.size(); ++q) d.w13[q] = fill(1, q);
+  for (size_t q = 0; q < d.w2.size(); ++q) d.w2[q] = fill(2, q);
+  for (int64_t t = 0; t < s.T; ++t)
+    for (int64_t j = 0; j < s.k; ++j) {
+      d.ids.push_back(static_cast<int32_t>((t + j) % s.E));
+      d.weights_route.push_back(1.0f / static_cast<float>(s.k));
+    }
+  return d;
+}
+
+// A deterministic spread of signs and magnitudes in [0.5, 1.5).
+float wiggle(int which, size_t q) {
+  const uint64_t h = (q + 1) * 0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(which) << 60);
+  const float m = 0.5f + static_cast<float>((h >> 40) & 0xffff) / 65536.0f;
+  return (h >> 33) & 1 ? -m : m;
+}
+
+void expect_oracle_ok(const Case& c, const std::string& what) {
+  const OracleResult o = run_oracle(c);
+  for (size_t i = 0; i < o.y_hi.size(); ++i) ASSERT_TRUE(std::isfinite(o.y_hi[i])) << what << " i=" << i;
+  const std::string m = test::check_against_naive(c, o);
+  EXPECT_TRUE(m.empty()) << what << ": " << m;
+}
+
+const Activation kActs[] = {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear};
+
+TEST(OracleEdge, SubnormalInputs) {
+  for (Format xf : {Format::bf16, Format::f16, Format::f32}) {
+    // Smallest subnormal of x's format, and a few multiples of it, next to
+    // normal values: products span ~150 binades.
+    const double tiny = 2 * rounding_floor(xf);  // smallest subnormal
+    const Shape s{2, 37, 9, 3, 2};
+    const Case c = test::build_case(filled(s, WeightFormat::bf16, xf, Activation::swiglu, [&](int w, size_t q) {
+      if (w == 0 && q % 3 != 0) return static_cast<float>(tiny * static_cast<double>(1 + q % 7)) * (q % 2 ? -1.f : 1.f);
+      return wiggle(w, q);
+    }));
+    expect_oracle_ok(c, std::string("subnormal x ") + std::string(format_name(xf)));
+  }
+}
+
+TEST(OracleEdge, NearLargestFinite) {
+  for (WeightFormat wf : all_weight_formats()) {
+    for (Format xf : {Format::bf16, Format::f16, Format::f32}) {
+      // x at the top of its format, weights at the top of fp32 masters (the
+      // quantizer picks scales for the scaled formats).
+      const double xmax = xf == Format::f16 ? 65504.0 : 3.3e38;
+      const double wmax = (wf == WeightFormat::f16) ? 65504.0 : 3.3e38;
+      const Shape s{1, 8, 4, 2, 2};
+      const Case c = test::build_case(filled(s, wf, xf, Activation::bilinear, [&](int w, size_t q) {
+        const double top = w == 0 ? xmax : wmax;
+        return static_cast<float>(top * (q % 4 == 0 ? 0.99 : 1e-3) * (wiggle(w, q) > 0 ? 1 : -1));
+      }));
+      expect_oracle_ok(c, std::string("near max ") + std::string(weight_format_name(wf)) + " x " +
+                              std::string(format_name(xf)));
+    }
+  }
+}
+
+TEST(OracleEdge, ActivationSaturationAndUnderflow) {
+  // g = x . G with x all ones and a constant gate row: g = H * gate value.
+  for (Activation a : kActs)
+    for (double gv : {-2000.0, -90.0, -30.0, 30.0, 2000.0}) {
+      const Shape s{1, 16, 4, 2, 2};
+      const Case c = test::build_case(filled(s, WeightFormat::bf16, Format::bf16, a, [&](int w, size_t q) {
+        if (w == 0) return 1.0f;
+        if (w == 1) return static_cast<float>(gv / 16.0) * (1 + 0.01f * static_cast<float>(q % 3));
+        return wiggle(w, q);
+      }));
+      expect_oracle_ok(c, std::string(activation_name(a)) + " g~" + std::to_string(gv));
+    }
+}
+
+TEST(OracleEdge, ZeroRoutingWeightRemovesTheExpert) {
+  GenSpec spec;
+  spec.shape = {3, 24, 12, 6, 3};
+  spec.seed = 11;
+  Case c = generate_case(spec);
+  Case dropped = c;
+  dropped.shape.k = 2;
+  dropped.topk_ids.clear();
+  dropped.topk_weights.clear();
+  for (int64_t t = 0; t < 3; ++t) {
+    c.topk_weights[t * 3 + 1] = 0.0f;
+    for (int64_t j : {0, 2}) {
+      dropped.topk_ids.push_back(c.topk_ids[t * 3 + j]);
+      dropped.topk_weights.push_back(c.topk_weights[t * 3 + j]);
+    }
+  }
+  const OracleResult a = run_oracle(c), b = run_oracle(dropped);
+  EXPECT_EQ(a.y_hi, b.y_hi);
+  EXPECT_EQ(a.y_lo, b.y_lo);
+  for (size_t i = 0; i < a.err.size(); ++i) EXPECT_LE(a.err[i], 1.001 * b.err[i] + 1e-300) << i;
+}
+
+TEST(OracleEdge, TotalCancellationIsExactlyZero) {
+  for (Activation a : kActs)
+    for (uint64_t seed : {1, 2, 3}) {
+      GenSpec spec;
+      spec.shape = {2, 20, 10, 4, 2};
+      spec.act.kind = a;
+      spec.values = ValueDist::cancel;
+      spec.weights = seed == 3 ? WeightFormat::fp8_channel : WeightFormat::bf16;
+      spec.seed = seed;
+      const Case c = generate_case(spec);
+      const OracleResult o = run_oracle(c);
+      for (size_t i = 0; i < o.y_hi.size(); ++i) {
+        EXPECT_EQ(o.y_hi[i], 0.0) << activation_name(a) << " seed " << seed << " i " << i;
+        EXPECT_EQ(o.y_lo[i], 0.0);
+        EXPECT_GT(o.cond[i], 0.0);  // not all-zero data
+      }
+    }
+}
+
+}  // namespace
+}  // namespace moecheck

@@ -1,0 +1,86 @@
+// Metrics on outputs whose errors are known by construction.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/generate.hpp"
+#include "oracle/metrics.hpp"
+#include "oracle/oracle.hpp"
+
+namespace moecheck {
+namespace {
+
+OracleResult small_oracle(uint64_t seed) {
+  GenSpec spec;
+  spec.shape = {2, 48, 16, 4, 2};
+  spec.seed = seed;
+  return run_oracle(generate_case(spec));
+}
+
+std::vector<double> rounded(const OracleResult& o, Format f) {
+  std::vector<double> y(o.y_hi.size());
+  for (size_t i = 0; i < y.size(); ++i) y[i] = decode(f, round_oracle(f, o.y_hi[i], o.y_lo[i]));
+  return y;
+}
+
+TEST(Metrics, CorrectlyRoundedOutputIsPerfect) {
+  const OracleResult o = small_oracle(3);
+  for (Format f : {Format::f32, Format::bf16, Format::f16}) {
+    const Metrics m = compute_metrics(o, rounded(o, f), f, nullptr);
+    EXPECT_EQ(m.frac_correctly_rounded, 1.0) << format_name(f);
+    EXPECT_EQ(m.max_ulps, 0);
+    EXPECT_EQ(m.nonfinite, 0);
+    // Half an ulp of f at most, relative to |y|.
+    EXPECT_LE(m.max_rel, unit_roundoff(f) * (1 + 1e-12));
+    EXPECT_GT(m.max_abs, 0);
+    EXPECT_NEAR(m.cosine, 1.0, 1e-4);
+  }
+}
+
+TEST(Metrics, OneUlpOffIsFoundWithItsIndex) {
+  const OracleResult o = small_oracle(4);
+  std::vector<double> y = rounded(o, Format::bf16);
+  const size_t at = 37;
+  const uint32_t code = encode(Format::bf16, y[at]);
+  y[at] = decode(Format::bf16, code + 1);  // next magnitude: one ulp away
+  const Metrics m = compute_metrics(o, y, Format::bf16, nullptr);
+  EXPECT_EQ(m.max_ulps, 1);
+  EXPECT_EQ(m.max_ulps_index, static_cast<int64_t>(at));
+  EXPECT_EQ(m.frac_correctly_rounded, 1.0 - 1.0 / static_cast<double>(y.size()));
+}
+
+TEST(Metrics, ViolationsAgainstBounds) {
+  const OracleResult o = small_oracle(5);
+  std::vector<double> y = rounded(o, Format::f32);
+  Bounds b;
+  b.rigorous.assign(y.size(), 0);
+  b.estimate.assign(y.size(), 0);
+  for (size_t i = 0; i < y.size(); ++i) b.rigorous[i] = std::fabs(o.y(i)) * 0x1p-23;  // >= half an fp32 ulp
+  Metrics m = compute_metrics(o, y, Format::f32, &b);
+  EXPECT_EQ(m.violations, 0);
+  EXPECT_LE(m.max_bound_ratio, 1.0);
+  y[5] = std::nextafter(std::nextafter(static_cast<float>(y[5]), INFINITY), INFINITY);
+  y[9] = NAN;
+  m = compute_metrics(o, y, Format::f32, &b);
+  EXPECT_EQ(m.violations, 2);
+  EXPECT_EQ(m.first_violation, 5);
+  EXPECT_EQ(m.nonfinite, 1);
+  EXPECT_TRUE(std::isinf(m.max_abs));
+  EXPECT_EQ(m.max_abs_index, 9);
+}
+
+TEST(Metrics, QuantilesAndHistogram) {
+  const OracleResult o = small_oracle(6);
+  std::vector<double> y(o.y_hi.size());
+  // Error exactly j * u32 * c on element j (j < 96): a known distribution.
+  for (size_t i = 0; i < y.size(); ++i) y[i] = o.y(i) + static_cast<double>(i) * 0x1p-24 * o.cond[i];
+  const Metrics m = compute_metrics(o, y, Format::f32, nullptr);
+  EXPECT_NEAR(m.ucond_q.max, static_cast<double>(y.size() - 1), 1e-6 * y.size());
+  EXPECT_NEAR(m.ucond_q.p50, static_cast<double>(y.size() / 2 - 1), 1.0);
+  int64_t total = m.ucond_hist.zero + m.ucond_hist.inf;
+  for (auto v : m.ucond_hist.counts) total += v;
+  EXPECT_EQ(total, static_cast<int64_t>(y.size()));
+}
+
+}  // namespace
+}  // namespace moecheck
