@@ -183,6 +183,48 @@ inline uint32_t encode_e8m0(double v) {
   return static_cast<uint32_t>(chosen + 127);
 }
 
+// The exact quotient v / d (both finite, d != 0: the caller's precondition)
+// correctly rounded to the
+// format, with its overflow rule. MPFR's exponent range cannot be narrowed
+// here (v and d may lie outside the format's range), so the precision is
+// narrowed instead: a quotient in the subnormal range of the format is
+// rounded at the precision its binade leaves, which is the same quantum.
+inline Expected encode_quotient(const Spec& s, double v, double d) {
+  const uint32_t sign = (std::signbit(v) != std::signbit(d)) ? sign_bit(s) : 0u;
+  if (v == 0) return {false, sign};
+  mpfr_t a, b, q;
+  mpfr_init2(a, 64);
+  mpfr_init2(b, 64);
+  mpfr_init2(q, 256);
+  mpfr_set_d(a, std::fabs(v), MPFR_RNDN);  // exact; the sign is handled above
+  mpfr_set_d(b, std::fabs(d), MPFR_RNDN);
+  mpfr_div(q, a, b, MPFR_RNDZ);  // truncation never crosses a power of two: the binade is exact
+  const long e = static_cast<long>(mpfr_get_exp(q)) - 1;  // floor(log2 |v/d|)
+  const long prec = s.mbits + 1 - (e < s.emin ? s.emin - e : 0);
+  double r;
+  if (prec >= 1) {
+    mpfr_set_prec(q, prec);
+    mpfr_div(q, a, b, MPFR_RNDN);
+    r = mpfr_get_d(q, MPFR_RNDN);
+  } else if (prec == 0) {
+    // |v/d| in [min_sub / 2, min_sub): above the midpoint rounds up, the
+    // midpoint itself ties to even (0). The ternary value of a 256-bit
+    // division says on which side of its rounded result the exact one lies.
+    const double min_sub = std::ldexp(1.0, s.emin - s.mbits);
+    mpfr_set_prec(q, 256);
+    const int t = mpfr_div(q, a, b, MPFR_RNDN);
+    const int c = mpfr_cmp_d(q, min_sub / 2);
+    r = (c > 0 || (c == 0 && t < 0)) ? min_sub : 0.0;
+  } else {
+    r = 0.0;
+  }
+  mpfr_clear(a);
+  mpfr_clear(b);
+  mpfr_clear(q);
+  if (r > s.max_finite) r = s.overflow == Overflow::saturate ? s.max_finite : INFINITY;
+  return {false, sign | code_of(s, r)};
+}
+
 // Counts mismatches and keeps the first few messages, so a broken codec gives
 // one readable failure instead of a million.
 class Mismatches {
