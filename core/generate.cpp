@@ -194,7 +194,7 @@ std::vector<uint8_t> make_x(const GenSpec& spec) {
 std::vector<float> master_rows(const GenSpec& spec, uint64_t stream, int32_t expert, int64_t R, int64_t K) {
   std::vector<float> m(R * K);
   const double scale = spec.values == ValueDist::integer ? 1.0 : 1.0 / std::sqrt(static_cast<double>(K));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * K > (1 << 18))
   for (int64_t row = 0; row < R; ++row) {
     Rng r(mix_seed(spec.seed, stream, static_cast<uint64_t>(expert), static_cast<uint64_t>(row)));
     for (int64_t k = 0; k < K; ++k) m[row * K + k] = static_cast<float>(draw_value(r, spec.values, false) * scale);

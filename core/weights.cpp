@@ -98,7 +98,7 @@ void quantize_row_scaled(WeightStack& w, int64_t e, int64_t r, const float* row,
 void quantize_mx(WeightStack& w, const std::vector<float>& master) {
   const Format elem = element_format(w.format);
   const int64_t KB = ceil_div(w.K, 32);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (w.E * w.R * w.K > (1 << 18))
   for (int64_t e = 0; e < w.E; ++e)
     for (int64_t r = 0; r < w.R; ++r) {
       const float* row = &master[(e * w.R + r) * w.K];
@@ -132,7 +132,7 @@ void quantize_nvfp4(WeightStack& w, const std::vector<float>& master) {
     // scales (amax_b / 6 / ts) use e4m3's whole range.
     const float ts = fit_scale(amax, Format::e4m3) / 6.0f;
     w.tensor_scale[e] = ts > 0 ? ts : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (w.R * w.K > (1 << 18))
     for (int64_t r = 0; r < w.R; ++r) {
       const float* row = &master[(e * w.R + r) * w.K];
       for (int64_t b = 0; b < KB; ++b) {
@@ -150,7 +150,7 @@ void quantize_nvfp4(WeightStack& w, const std::vector<float>& master) {
 }
 
 void quantize_fp8_channel(WeightStack& w, const std::vector<float>& master) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (w.E * w.R * w.K > (1 << 18))
   for (int64_t e = 0; e < w.E; ++e)
     for (int64_t r = 0; r < w.R; ++r) {
       const float* row = &master[(e * w.R + r) * w.K];
@@ -163,7 +163,7 @@ void quantize_fp8_channel(WeightStack& w, const std::vector<float>& master) {
 
 void quantize_fp8_block(WeightStack& w, const std::vector<float>& master) {
   const int64_t RB = ceil_div(w.R, 128), KB = ceil_div(w.K, 128);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (w.E * w.R * w.K > (1 << 18))
   for (int64_t e = 0; e < w.E; ++e)
     for (int64_t rb = 0; rb < RB; ++rb)
       for (int64_t kb = 0; kb < KB; ++kb) {
@@ -176,6 +176,17 @@ void quantize_fp8_block(WeightStack& w, const std::vector<float>& master) {
         put_f32(w.scales, (e * RB + rb) * KB + kb, s);
         for (int64_t r = rb * 128; r < r1; ++r) quantize_row_scaled(w, e, r, &master[(e * w.R + r) * w.K], k0, n, s);
       }
+}
+
+// The value between adjacent representable lo < hi where rounding switches:
+// their midpoint, or max + ulp/2 where hi is the overflow result (inf).
+double rounding_boundary(Format f, double lo, double hi) {
+  if (std::isinf(hi) || std::isinf(lo)) {
+    const double m = mini_max(f);
+    const double ulp = m - decode(f, encode(f, m) - 1);
+    return hi > 0 ? m + ulp / 2 : -(m + ulp / 2);
+  }
+  return (lo + hi) / 2;
 }
 
 }  // namespace
@@ -264,17 +275,15 @@ uint32_t encode_quotient(Format f, double v, double s) {
   const double q = v / s;
   const uint32_t c = encode(f, q);
   if (!std::isfinite(q) || !std::isfinite(s) || s == 0) return c;
-  const double resid = std::fma(-q, s, v);
+  const double resid = std::fma(-q, s, v);  // exact: v - q*s
   if (resid == 0) return c;  // v / s is exact (always so for power-of-two scales)
   // q = RN(v/s) can land exactly on a rounding boundary of f that v/s itself
-  // is not on; the exact residual v - q*s (an fma) says which side v/s is.
-  const double below = decode(f, encode(f, std::nextafter(q, -INFINITY)));
-  const double above = decode(f, encode(f, std::nextafter(q, INFINITY)));
-  if (below == above) return c;
-  const double x_minus_q = s > 0 ? resid : -resid;
-  if (x_minus_q > 0) return encode(f, above);
-  if (x_minus_q < 0) return encode(f, below);
-  return c;
+  // is not on; only then does the side of v/s (the residual's sign) matter.
+  const double lo = decode(f, encode(f, std::nextafter(q, -INFINITY)));
+  const double hi = decode(f, encode(f, std::nextafter(q, INFINITY)));
+  if (lo == hi || q != rounding_boundary(f, lo, hi)) return c;
+  const bool exact_above_q = s > 0 ? resid > 0 : resid < 0;
+  return encode(f, exact_above_q ? hi : lo);
 }
 
 WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, const std::vector<float>& master) {
@@ -292,7 +301,7 @@ WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, 
     case WeightFormat::bf16:
     case WeightFormat::f16: {
       const Format elem = element_format(fmt);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (E * R * K > (1 << 18))
       for (int64_t er = 0; er < E * R; ++er)
         for (int64_t k = 0; k < K; ++k) put_code(w, er / R, er % R, k, encode(elem, master[er * K + k]));
       break;
