@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -100,7 +101,8 @@ StFile parse_safetensors(const uint8_t* data, size_t size) {
     f.tensors.emplace(name, std::move(t));
   }
   // Like the reference implementation: tensors tile the data section exactly.
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   uint64_t at = 0;
   for (auto& s : spans) {
     if (s.begin < at) throw InputError("tensor '" + s.name + "' overlaps the previous tensor");
@@ -112,6 +114,8 @@ StFile parse_safetensors(const uint8_t* data, size_t size) {
 }
 
 StFile read_safetensors(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw InputError("'" + path + "' is not a readable regular file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw InputError("cannot open '" + path + "'");
   const std::streamoff n = in.tellg();
