@@ -1,0 +1,246 @@
+#include "kernels/bench/bench.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "core/error.hpp"
+#include "kernels/bench/check_case.hpp"
+#include "kernels/bench/device.hpp"
+#include "kernels/bench/oracle_check.hpp"
+#include "kernels/device_case.hpp"
+#include "kernels/registry.hpp"
+
+namespace moecheck::bench {
+
+int64_t expert_bytes(const Shape& s, WeightFormat wf) {
+  WeightStack w13{wf, 1, 2 * s.I, s.H, {}, {}, {}};
+  WeightStack w2{wf, 1, s.H, s.I, {}, {}, {}};
+  int64_t b = w13.data_bytes() + w13.scale_bytes() + w2.data_bytes() + w2.scale_bytes();
+  if (wf == WeightFormat::nvfp4) b += 2 * 4;  // one fp32 tensor scale per matrix
+  return b;
+}
+
+LayerBytes layer_bytes(const Shape& s, WeightFormat wf, int64_t unique_experts, Format x_fmt, Format y_fmt) {
+  LayerBytes b;
+  b.weights = unique_experts * expert_bytes(s, wf);
+  b.x = s.T * s.H * x_elem_bytes(x_fmt);
+  b.y = s.T * s.H * format_bits(y_fmt) / 8;
+  b.routing = s.T * s.k * (4 + 4);  // int32 ids, fp32 weights
+  return b;
+}
+
+int64_t count_unique(const std::vector<int32_t>& ids) {
+  return static_cast<int64_t>(std::set<int32_t>(ids.begin(), ids.end()).size());
+}
+
+int choose_layers(int64_t layer_weight_bytes, int64_t l2_bytes, int64_t budget_bytes, int max_layers,
+                  double l2_multiple) {
+  const double per = std::max<double>(1.0, static_cast<double>(layer_weight_bytes));
+  int want = static_cast<int>(std::ceil(l2_multiple * static_cast<double>(l2_bytes) / per));
+  want = std::clamp(want, 2, max_layers);
+  const int fit = static_cast<int>(std::floor(static_cast<double>(budget_bytes) / per));
+  return std::max(1, std::min(want, fit));
+}
+
+Stats summarize(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[static_cast<size_t>(std::lround(q * static_cast<double>(v.size() - 1)))]; };
+  s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  s.p10 = at(0.1), s.p90 = at(0.9), s.min = v.front(), s.max = v.back();
+  s.n = static_cast<int>(v.size());
+  return s;
+}
+
+// k distinct of `from` for each of T tokens, weights positive summing to 1.
+static void draw_routing(std::mt19937_64& rng, int64_t T, int64_t k, const std::vector<int32_t>& from,
+                         std::vector<int32_t>& ids, std::vector<float>& w) {
+  std::vector<int32_t> pool = from;
+  ids.assign(static_cast<size_t>(T * k), 0);
+  w.assign(static_cast<size_t>(T * k), 0.0f);
+  std::uniform_real_distribution<float> u(0.05f, 1.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    float sum = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      std::uniform_int_distribution<size_t> pick(static_cast<size_t>(j), pool.size() - 1);
+      std::swap(pool[static_cast<size_t>(j)], pool[pick(rng)]);
+      ids[t * k + j] = pool[static_cast<size_t>(j)];
+      sum += (w[t * k + j] = u(rng));
+    }
+    for (int64_t j = 0; j < k; ++j) w[t * k + j] /= sum;
+  }
+}
+
+LayerRouting random_routing(const Shape& s, uint64_t seed) {
+  LayerRouting r;
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> all(static_cast<size_t>(s.E));
+  std::iota(all.begin(), all.end(), 0);
+  draw_routing(rng, s.T, s.k, all, r.ids, r.weights);
+  std::set<int32_t> used(r.ids.begin(), r.ids.end());
+  r.experts.assign(used.begin(), used.end());
+  r.slots.resize(r.ids.size());
+  for (size_t i = 0; i < r.ids.size(); ++i)
+    r.slots[i] = static_cast<int32_t>(std::lower_bound(r.experts.begin(), r.experts.end(), r.ids[i]) - r.experts.begin());
+  return r;
+}
+
+namespace {
+
+ActivationSpec preset_activation(const Preset& p) {
+  ActivationSpec a;
+  if (p.name == "gpt-oss-120b") a.kind = Activation::swiglu_clamped;
+  return a;
+}
+
+// Rotating layer copies of one (preset, T) in device memory.
+struct Layer {
+  LayerRouting r;
+  DeviceBuffer w13, w2, x, ids, wts, y;
+  DeviceArgs args;
+};
+
+std::vector<const Variant*> resolve_variants(const Options& o) {
+  std::vector<const Variant*> vs;
+  if (o.variants.empty()) {
+    for (const Variant* v : all_variants())
+      if (v->has_device()) vs.push_back(v);
+  } else {
+    for (const std::string& n : o.variants) vs.push_back(&find_variant(n));
+  }
+  // The baseline first, so every later row has its speedup.
+  std::stable_partition(vs.begin(), vs.end(), [](const Variant* v) { return v->name() == "expert_centric"; });
+  return vs;
+}
+
+}  // namespace
+
+std::vector<Row> run_bench(const Options& o, Header& header, const std::function<void(const Row&)>& progress) {
+  std::string why;
+  if (!cuda_available(&why)) throw InputError("bench needs a CUDA device: " + why);
+  for (const std::string& p : o.presets) find_preset(p);  // fail on typos before any work
+  const std::vector<const Variant*> variants = resolve_variants(o);
+  DeviceProps d = device_props();
+  header.device = d.name, header.sms = d.sms, header.l2_bytes = d.l2_bytes, header.mem_bytes = d.total_mem;
+  header.read_buffer_bytes = std::min<int64_t>(o.read_buffer_bytes, d.free_mem / 4) / 16 * 16;
+  header.read_gbps = read_bandwidth_gbps(header.read_buffer_bytes, 10);
+
+  std::vector<Row> rows;
+  for (const std::string& pname : o.presets) {
+    const Preset& p = find_preset(pname);
+    // The check layer: a pool of experts as large as check_values allows.
+    const Shape ps{0, p.H, p.I, p.E, p.k};
+    Case check = pool_case(ps, static_cast<int64_t>(o.check_values / (3.0 * static_cast<double>(p.H * p.I))),
+                           preset_activation(p), GateUpLayout::concatenated, o.seed);
+    const int64_t pool_size = check.stored_count();
+    for (int64_t T : o.tokens) {
+      const Shape s{T, p.H, p.I, p.E, p.k};
+      reroute(check, T, PoolRouting::uniform, o.seed * 1000003u + static_cast<uint64_t>(T));
+
+      // Layer copies: weights only for the experts each layer's routing touches.
+      d = device_props();
+      size_t ws_max = 0;
+      for (const Variant* v : variants) ws_max = std::max(ws_max, v->workspace_bytes(Shape{T, p.H, p.I, std::min(p.E, T * p.k), p.k}));
+      const LayerRouting r0 = random_routing(s, o.seed * 7919u + static_cast<uint64_t>(T));
+      const int64_t eb = expert_bytes(s, WeightFormat::bf16);
+      const int64_t budget = static_cast<int64_t>(0.8 * static_cast<double>(d.free_mem)) - static_cast<int64_t>(ws_max) -
+                             (int64_t{1} << 30);
+      const int L = choose_layers(static_cast<int64_t>(r0.experts.size()) * eb * 5 / 4, d.l2_bytes, budget);
+      std::vector<Layer> layers(static_cast<size_t>(L));
+      double mean_bytes = 0;
+      for (int l = 0; l < L; ++l) {
+        Layer& ly = layers[static_cast<size_t>(l)];
+        ly.r = l == 0 ? r0 : random_routing(s, o.seed * 7919u + static_cast<uint64_t>(T) + 104729u * static_cast<uint64_t>(l));
+        const int64_t U = static_cast<int64_t>(ly.r.experts.size());
+        ly.w13 = DeviceBuffer(static_cast<size_t>(U * 2 * p.I * p.H * 2));
+        ly.w2 = DeviceBuffer(static_cast<size_t>(U * p.H * p.I * 2));
+        ly.x = DeviceBuffer(static_cast<size_t>(T * p.H * 2));
+        ly.ids = DeviceBuffer(ly.r.slots.size() * 4);
+        ly.wts = DeviceBuffer(ly.r.weights.size() * 4);
+        ly.y = DeviceBuffer(static_cast<size_t>(T * p.H * 4));
+        const uint64_t seed = o.seed * 0x100000001b3ull + static_cast<uint64_t>(T * 64 + l);
+        // Weights ~ U(-1, 1)/sqrt(K) as the generator's uniform distribution; x ~ U(-1, 1).
+        fill_random_bf16(ly.w13.get(), U * 2 * p.I * p.H, 3 * seed + 1, 1.0f / std::sqrt(static_cast<float>(p.H)));
+        fill_random_bf16(ly.w2.get(), U * p.H * p.I, 3 * seed + 2, 1.0f / std::sqrt(static_cast<float>(p.I)));
+        fill_random_bf16(ly.x.get(), T * p.H, 3 * seed + 3, 1.0f);
+        ly.ids.upload(ly.r.slots.data(), ly.r.slots.size() * 4);
+        ly.wts.upload(ly.r.weights.data(), ly.r.weights.size() * 4);
+        DeviceArgs& a = ly.args;
+        a.shape = Shape{T, p.H, p.I, U, p.k};
+        a.act = check.act;
+        a.layout = check.layout;
+        a.x = ly.x.get(), a.w13 = ly.w13.get(), a.w2 = ly.w2.get();
+        a.topk_ids = static_cast<const int32_t*>(ly.ids.get());
+        a.topk_weights = static_cast<const float*>(ly.wts.get());
+        a.y = ly.y.get();
+        mean_bytes += static_cast<double>(layer_bytes(s, WeightFormat::bf16, U, Format::bf16, Format::bf16).total()) / L;
+      }
+
+      double baseline_us = 0;
+      for (const Variant* v : variants) {
+        Row row;
+        row.preset = pname, row.T = T, row.variant = v->name(), row.layers = L, row.bytes = mean_bytes;
+        const Support sp = v->supports(check);
+        if (!v->has_device() || !sp.ok) {
+          row.skipped = true;
+          row.note = v->has_device() ? sp.reason : "no device path";
+          rows.push_back(row), progress(row);
+          continue;
+        }
+        // Correct first: the host-generated check layer through the oracle.
+        const std::vector<uint8_t> y = run_on_device(*v, check);
+        const OracleCheck chk = check_against_oracle(*v, check, y, o.check_tokens);
+        if (!chk.ok) {
+          row.failed = true, row.note = chk.message;
+          rows.push_back(row), progress(row);
+          continue;
+        }
+        row.note = "oracle: " + (chk.tokens.empty() ? std::string("all ") + std::to_string(T) + " tokens"
+                                                    : std::to_string(chk.tokens.size()) + " of " + std::to_string(T) + " tokens") +
+                   ", pool of " + std::to_string(pool_size) + " experts";
+
+        DeviceBuffer ws(std::max<size_t>(ws_max, 256));
+        auto body = [&](CUstream_st* st) {
+          for (const Layer& ly : layers) v->run_device(ly.args, ws.get(), st);
+        };
+        // Timing layers: every output written (NaN sentinel) and finite.
+        const int ob = format_bits(v->numerics(check).output_format) / 8;
+        for (Layer& ly : layers) ly.y.fill_bytes(0xFF);
+        run_once(body);
+        for (const Layer& ly : layers) {
+          const std::vector<uint8_t> yb = ly.y.download();
+          for (int64_t i = 0; i < T * p.H; ++i) {
+            uint32_t code = 0;
+            for (int b = 0; b < ob; ++b) code |= static_cast<uint32_t>(yb[i * ob + b]) << (8 * b);
+            if (!std::isfinite(decode(v->numerics(check).output_format, code))) {
+              row.failed = true;
+              row.note = "timing layer output y[" + std::to_string(i / p.H) + ", " + std::to_string(i % p.H) +
+                         "] not written or not finite";
+              break;
+            }
+          }
+          if (row.failed) break;
+        }
+        if (row.failed) {
+          rows.push_back(row), progress(row);
+          continue;
+        }
+        std::vector<double> ms = time_graph(body, o.warmup, o.replays);
+        for (double& t : ms) t = t * 1000.0 / L;
+        row.us = summarize(ms);
+        row.gbps = row.bytes / (row.us.median * 1e-6) / 1e9;
+        row.pct_read = 100.0 * row.gbps / header.read_gbps;
+        if (v->name() == "expert_centric") baseline_us = row.us.median;
+        row.speedup = baseline_us > 0 ? baseline_us / row.us.median : 0;
+        rows.push_back(row), progress(row);
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace moecheck::bench

@@ -1,0 +1,103 @@
+#include "kernels/bench/check_case.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+namespace moecheck::bench {
+namespace {
+
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// (E, R, K) bf16 codes, uniform in (-scale, scale), never 0 before rounding.
+void fill_stack(WeightStack& w, uint64_t seed, float scale) {
+  const int64_t n = w.E * w.R * w.K;
+  w.data.resize(static_cast<size_t>(2 * n));
+  uint8_t* d = w.data.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(i));
+    const float u = static_cast<float>((h >> 40) | 1u) * (1.0f / 8388608.0f) - 1.0f;
+    const uint16_t code = f32_to_bf16_rn(u * scale);
+    d[2 * i] = static_cast<uint8_t>(code & 0xff), d[2 * i + 1] = static_cast<uint8_t>(code >> 8);
+  }
+}
+
+}  // namespace
+
+Case pool_case(const Shape& s, int64_t pool, ActivationSpec act, GateUpLayout layout, uint64_t seed) {
+  pool = std::clamp<int64_t>(pool, s.k, s.E);
+  Case c;
+  c.shape = s;
+  c.shape.T = 0;
+  c.act = act;
+  c.layout = layout;
+  std::vector<int32_t> all(static_cast<size_t>(s.E));
+  std::iota(all.begin(), all.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(all.begin(), all.end(), rng);
+  if (pool < s.E) {
+    c.stored_experts.assign(all.begin(), all.begin() + pool);
+    std::sort(c.stored_experts.begin(), c.stored_experts.end());
+  }
+  c.w13 = {WeightFormat::bf16, pool, 2 * s.I, s.H, {}, {}, {}};
+  c.w2 = {WeightFormat::bf16, pool, s.H, s.I, {}, {}, {}};
+  fill_stack(c.w13, 2 * seed + 1, 1.0f / std::sqrt(static_cast<float>(s.H)));
+  fill_stack(c.w2, 2 * seed + 2, 1.0f / std::sqrt(static_cast<float>(s.I)));
+  c.provenance = "{\"pool_case\": {\"H\": " + std::to_string(s.H) + ", \"I\": " + std::to_string(s.I) +
+                 ", \"E\": " + std::to_string(s.E) + ", \"k\": " + std::to_string(s.k) + ", \"pool\": " +
+                 std::to_string(pool) + ", \"activation\": \"" + std::string(activation_name(act.kind)) +
+                 "\", \"layout\": \"" + std::string(layout_name(layout)) + "\", \"seed\": " + std::to_string(seed) +
+                 ", \"weights\": \"kernels/bench/check_case.cpp hash fill\"}}";
+  return c;
+}
+
+void reroute(Case& c, int64_t T, PoolRouting r, uint64_t seed) {
+  const std::string pool_prov = c.provenance.rfind("{\"batch\"", 0) == 0
+                                    ? c.provenance.substr(c.provenance.find("\"pool\": ") + 8,
+                                                          c.provenance.size() - c.provenance.find("\"pool\": ") - 9)
+                                    : c.provenance;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t H = c.shape.H, k = c.shape.k;
+  c.shape.T = T;
+  c.x_format = Format::bf16;
+  c.x.resize(static_cast<size_t>(T * H * 2));
+  for (int64_t i = 0; i < T * H; ++i) {
+    const uint16_t code = f32_to_bf16_rn(nd(rng));
+    c.x[2 * i] = static_cast<uint8_t>(code & 0xff), c.x[2 * i + 1] = static_cast<uint8_t>(code >> 8);
+  }
+  std::vector<int32_t> pool = c.stored_experts;
+  if (pool.empty()) {
+    pool.resize(static_cast<size_t>(c.shape.E));
+    std::iota(pool.begin(), pool.end(), 0);
+  }
+  c.topk_ids.assign(static_cast<size_t>(T * k), 0);
+  c.topk_weights.assign(static_cast<size_t>(T * k), 0.0f);
+  std::uniform_real_distribution<float> uw(0.05f, 1.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    if (r == PoolRouting::uniform || t == 0) {
+      for (int64_t j = 0; j < k; ++j) {
+        std::uniform_int_distribution<size_t> pick(static_cast<size_t>(j), pool.size() - 1);
+        std::swap(pool[static_cast<size_t>(j)], pool[pick(rng)]);
+      }
+    }
+    float sum = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      c.topk_ids[t * k + j] = pool[static_cast<size_t>(j)];
+      sum += (c.topk_weights[t * k + j] = uw(rng));
+    }
+    for (int64_t j = 0; j < k; ++j) c.topk_weights[t * k + j] /= sum;
+  }
+  c.provenance = "{\"batch\": {\"T\": " + std::to_string(T) + ", \"routing\": \"" +
+                 (r == PoolRouting::uniform ? "uniform" : "one_set") + "\", \"seed\": " + std::to_string(seed) +
+                 "}, \"pool\": " + pool_prov + "}";
+  validate(c);
+}
+
+}  // namespace moecheck::bench

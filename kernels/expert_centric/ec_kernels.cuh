@@ -1,0 +1,386 @@
+// Device kernels of the expert-centric family. Only expert_centric.cu
+// includes this. Tensor shapes are in the comments; N = T*k pairs, R the
+// rows of the padded expert-major layout (plan.hpp).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/formats.hpp"
+#include "kernels/activation.hpp"
+#include "kernels/expert_centric/plan.hpp"
+
+namespace moecheck::ec {
+
+constexpr int kTile = static_cast<int>(kTileM);
+
+// ---- align: count, sort and pad (token, slot) pairs by expert ------------
+// One block. Stable: within an expert, pairs keep their t*k+j order, so the
+// layout (and with it every output bit) depends only on the routing.
+// smem: 3 * S ints. ids (N) slots; sorted_pair (max_rows); row_of_pair (N);
+// tile_expert (max_tiles); num_tiles (1).
+__global__ void align_kernel(const int32_t* __restrict__ ids, int n, int S, int32_t* __restrict__ sorted_pair,
+                             int32_t* __restrict__ row_of_pair, int32_t* __restrict__ tile_expert,
+                             int32_t* __restrict__ num_tiles) {
+  extern __shared__ int smem[];
+  int* cnt = smem;
+  int* start = smem + S;  // first tile of each expert
+  int* cur = smem + 2 * S;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  for (int e = tid; e < S; e += blockDim.x) cnt[e] = 0, cur[e] = 0;
+  __syncthreads();
+  for (int p = tid; p < n; p += blockDim.x) {
+    const int e = ids[p];
+    if (e >= 0 && e < S) atomicAdd(&cnt[e], 1);
+  }
+  __syncthreads();
+  if (warp == 0) {
+    int running = 0;
+    for (int base = 0; base < S; base += 32) {
+      const int e = base + lane;
+      const int v = e < S ? (cnt[e] + kTile - 1) / kTile : 0;
+      int incl = v;
+      for (int d = 1; d < 32; d <<= 1) {
+        const int o = __shfl_up_sync(0xffffffffu, incl, d);
+        if (lane >= d) incl += o;
+      }
+      if (e < S) start[e] = running + incl - v;
+      running += __shfl_sync(0xffffffffu, incl, 31);
+    }
+    if (lane == 0) *num_tiles = running;
+  }
+  __syncthreads();
+  for (int e = tid; e < S; e += blockDim.x) {
+    const int st = start[e], c = cnt[e], nt = (c + kTile - 1) / kTile;
+    for (int i = 0; i < nt; ++i) tile_expert[st + i] = e;
+    for (int r = c; r < nt * kTile; ++r) sorted_pair[st * kTile + r] = -1;
+  }
+  if (warp == 0) {
+    // Pair order is kept by handing out slots 32 pairs at a time: lanes that
+    // share an expert rank themselves by lane id (match_any), the group's
+    // first lane advances that expert's cursor.
+    for (int base = 0; base < n; base += 32) {
+      const int p = base + lane;
+      const int e = p < n ? ids[p] : -1;
+      const bool ok = e >= 0 && e < S;
+      const unsigned peers = __match_any_sync(0xffffffffu, ok ? e : -1 - lane);
+      const int rank = __popc(peers & ((1u << lane) - 1u));
+      const int c = ok ? cur[e] : 0;
+      __syncwarp();
+      if (ok && rank == 0) cur[e] = c + __popc(peers);
+      if (ok) {
+        const int pos = start[e] * kTile + c + rank;
+        sorted_pair[pos] = p;
+        row_of_pair[p] = pos;
+      } else if (p < n) {
+        row_of_pair[p] = -1;
+      }
+      __syncwarp();
+    }
+  }
+}
+
+// ---- tensor-core tile GEMM ------------------------------------------------
+// C (16 rows of one expert's tile, n8 columns) = A (16, K) . W^T, W (rows, K)
+// row-major: a W row is a column of the mma's B operand, so weights stream
+// from global memory straight into B fragments (no shared memory), 32 bytes
+// per lane per 64-wide K step. The K positions are permuted consistently in A
+// and B (lane q takes 16 consecutive K), which leaves each mma a sum of 16
+// exact products and keeps the loads 16-byte wide. A is staged in shared
+// memory per K chunk. Accumulation: one fp32 chain per output, cut into
+// blocks of 16 terms (one mma each), in K order.
+
+struct Frag {
+  uint32_t r[8];  // 16 bf16
+};
+
+__device__ __forceinline__ uint4 ldg_stream(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// 16 elements row[k, k+16), zero past K or when !valid. VEC: K % 8 == 0, so
+// each 8-element half is wholly in or out and 16-byte aligned.
+template <bool VEC>
+__device__ __forceinline__ Frag load16(const uint16_t* row, int64_t k, int64_t K, bool valid) {
+  Frag f;
+  if constexpr (VEC) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      uint4 v = make_uint4(0, 0, 0, 0);
+      if (valid && k + 8 * h < K) v = ldg_stream(row + k + 8 * h);
+      f.r[4 * h] = v.x, f.r[4 * h + 1] = v.y, f.r[4 * h + 2] = v.z, f.r[4 * h + 3] = v.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int64_t k0 = k + 2 * i;
+      const uint32_t lo = valid && k0 < K ? row[k0] : 0u;
+      const uint32_t hi = valid && k0 + 1 < K ? row[k0 + 1] : 0u;
+      f.r[i] = lo | (hi << 16);
+    }
+  }
+  return f;
+}
+
+__device__ __forceinline__ void mma16816(float c[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+enum class Mode : int {
+  gateup_f32,     // expert_centric: A = gathered x rows; out gu (rows, 2I) f32
+  down_bf16,      // expert_centric: A = h rows; out ye (rows, H) bf16
+  gateup_act,     // fused: A = x rows through sorted_pair; out h (rows, I) bf16
+  down_weighted,  // fused: A = h rows; out yw (N, H) f32 = w_p * acc
+};
+
+struct GemmArgs {
+  const uint16_t* a;            // A source: (rows, K) or x (T, K) for gateup_act
+  const uint16_t* w;            // (S, R, K) weight stack
+  int64_t R, K;                 // rows and reduction length of one expert matrix
+  const int32_t* sorted_pair;   // (max_rows)
+  const int32_t* tile_expert;   // (max_tiles)
+  const int32_t* num_tiles;     // (1)
+  int k;                        // experts per token (pair -> token)
+  int I;                        // gateup_act: neurons
+  bool interleaved;             // gateup_act: gate/up layout
+  ActivationSpec act;
+  const float* topk_w;          // down_weighted: (N)
+  void* out;
+  int64_t ldo;                  // output row stride in elements
+};
+
+constexpr int kWarps = 4;
+constexpr int kNT = 2;          // n8 tiles per warp
+constexpr int kUnroll = 4;      // K steps of 64 with loads in flight
+constexpr int kChunk = 1024;    // K elements of A staged per pass
+constexpr int kLds = kChunk + 8;  // +16 bytes per row: conflict-free 16B reads
+
+// Output rows a block covers: 16 per warp (two n8 tiles), or 8 neurons per
+// warp in gateup_act (a gate tile and the matching up tile).
+template <Mode M>
+__host__ __device__ constexpr int block_cols() {
+  return M == Mode::gateup_act ? 8 * kWarps : 8 * kNT * kWarps;
+}
+
+template <Mode M, bool VEC>
+__global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
+  __shared__ __align__(16) uint16_t As[kTile * kLds];
+  const int tile = blockIdx.y;
+  if (tile >= *g.num_tiles) return;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int gid = lane >> 2, q = lane & 3;
+  const int64_t K = g.K;
+  const int expert = g.tile_expert[tile];
+  const uint16_t* W = g.w + static_cast<int64_t>(expert) * g.R * K;
+
+  // This lane's W row (B column gid) of each n8 tile.
+  int64_t wr[kNT];
+  const int64_t col0 = static_cast<int64_t>(blockIdx.x) * block_cols<M>() + warp * (block_cols<M>() / kWarps);
+#pragma unroll
+  for (int t = 0; t < kNT; ++t) {
+    if constexpr (M == Mode::gateup_act) {
+      // col0 = first neuron of this warp (8 neurons).
+      wr[t] = g.interleaved ? 2 * col0 + 8 * t + gid : (t == 0 ? col0 + gid : g.I + col0 + gid);
+    } else {
+      wr[t] = col0 + 8 * t + gid;
+    }
+  }
+  const uint16_t* wrow[kNT];
+  bool wok[kNT];
+#pragma unroll
+  for (int t = 0; t < kNT; ++t) {
+    const bool in = M == Mode::gateup_act ? (g.interleaved ? wr[t] < 2 * static_cast<int64_t>(g.I)
+                                                           : (col0 + gid) < g.I)
+                                          : wr[t] < g.R;
+    wok[t] = in;
+    wrow[t] = W + (in ? wr[t] : 0) * K;
+  }
+
+  float acc[kNT][4];
+#pragma unroll
+  for (int t = 0; t < kNT; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.0f;
+
+  for (int64_t kb = 0; kb < K; kb += kChunk) {
+    const int len = static_cast<int>(K - kb < kChunk ? (K - kb + 63) / 64 * 64 : kChunk);
+    __syncthreads();
+    // Stage A[16][kb, kb+len) with zeros past K and for padding rows.
+    for (int idx = threadIdx.x; idx < kTile * (len / 8); idx += blockDim.x) {
+      const int m = idx / (len / 8), c8 = (idx % (len / 8)) * 8;
+      const int64_t row = static_cast<int64_t>(tile) * kTile + m;
+      const uint16_t* src;
+      if constexpr (M == Mode::gateup_act) {
+        const int p = g.sorted_pair[row];
+        src = p >= 0 ? g.a + static_cast<int64_t>(p / g.k) * K : nullptr;
+      } else {
+        src = g.a + row * K;
+      }
+      uint4 v = make_uint4(0, 0, 0, 0);
+      const int64_t k0 = kb + c8;
+      if (src != nullptr) {
+        if constexpr (VEC) {
+          if (k0 < K) v = *reinterpret_cast<const uint4*>(src + k0);
+        } else {
+          uint32_t w4[4];
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const uint32_t lo = k0 + 2 * i < K ? src[k0 + 2 * i] : 0u;
+            const uint32_t hi = k0 + 2 * i + 1 < K ? src[k0 + 2 * i + 1] : 0u;
+            w4[i] = lo | (hi << 16);
+          }
+          v = make_uint4(w4[0], w4[1], w4[2], w4[3]);
+        }
+      }
+      *reinterpret_cast<uint4*>(&As[m * kLds + c8]) = v;
+    }
+    __syncthreads();
+    for (int kk = 0; kk < len; kk += 64 * kUnroll) {
+      Frag w[kUnroll][kNT];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+        for (int t = 0; t < kNT; ++t)
+          w[u][t] = load16<VEC>(wrow[t], kb + kk + 64 * u + 16 * q, K, wok[t] && kk + 64 * u < len);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (kk + 64 * u >= len) break;
+        const int c = kk + 64 * u + 16 * q;
+        const uint4 a0l = *reinterpret_cast<const uint4*>(&As[gid * kLds + c]);
+        const uint4 a0h = *reinterpret_cast<const uint4*>(&As[gid * kLds + c + 8]);
+        const uint4 a1l = *reinterpret_cast<const uint4*>(&As[(gid + 8) * kLds + c]);
+        const uint4 a1h = *reinterpret_cast<const uint4*>(&As[(gid + 8) * kLds + c + 8]);
+        const uint32_t ar0[8] = {a0l.x, a0l.y, a0l.z, a0l.w, a0h.x, a0h.y, a0h.z, a0h.w};
+        const uint32_t ar1[8] = {a1l.x, a1l.y, a1l.z, a1l.w, a1h.x, a1h.y, a1h.z, a1h.w};
+#pragma unroll
+        for (int t = 0; t < kNT; ++t)
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            mma16816(acc[t], ar0[2 * i], ar1[2 * i], ar0[2 * i + 1], ar1[2 * i + 1], w[u][t].r[2 * i],
+                     w[u][t].r[2 * i + 1]);
+      }
+    }
+  }
+
+  // Epilogue. acc[t] = C[gid][2q], C[gid][2q+1], C[gid+8][2q], C[gid+8][2q+1]
+  // of n8 tile t (columns are W rows wr of lanes 4*(2q) .. : column c of the
+  // tile is W row base_t + c).
+  const int64_t row0 = static_cast<int64_t>(tile) * kTile + gid;
+  if constexpr (M == Mode::gateup_act) {
+    uint16_t* h = static_cast<uint16_t*>(g.out);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int64_t row = row0 + 8 * half;
+      // Padding rows are zeroed so the down GEMM multiplies finite values.
+      if (g.interleaved) {
+        // Tile t columns 2q, 2q+1 are gate and up of neuron col0 + 4t + q.
+#pragma unroll
+        for (int t = 0; t < kNT; ++t) {
+          const int64_t n = col0 + 4 * t + q;
+          if (n < g.I) {
+            const float v = act::apply(g.act, acc[t][2 * half], acc[t][2 * half + 1]);
+            h[row * g.ldo + n] = g.sorted_pair[row] < 0 ? 0 : f32_to_bf16_rn(v);
+          }
+        }
+      } else {
+        // Tile 0 is gate, tile 1 up, of neurons col0 + 2q, col0 + 2q + 1.
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const int64_t n = col0 + 2 * q + c;
+          if (n < g.I) {
+            const float v = act::apply(g.act, acc[0][2 * half + c], acc[1][2 * half + c]);
+            h[row * g.ldo + n] = g.sorted_pair[row] < 0 ? 0 : f32_to_bf16_rn(v);
+          }
+        }
+      }
+    }
+  } else {
+#pragma unroll
+    for (int t = 0; t < kNT; ++t) {
+      const int64_t n0 = col0 + 8 * t + 2 * q;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int64_t row = row0 + 8 * half;
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const int64_t n = n0 + c;
+          if (n >= g.R) continue;
+          const float v = acc[t][2 * half + c];
+          if constexpr (M == Mode::gateup_f32) {
+            static_cast<float*>(g.out)[row * g.ldo + n] = v;
+          } else if constexpr (M == Mode::down_bf16) {
+            static_cast<uint16_t*>(g.out)[row * g.ldo + n] = f32_to_bf16_rn(v);
+          } else {
+            const int p = g.sorted_pair[row];
+            if (p >= 0) static_cast<float*>(g.out)[static_cast<int64_t>(p) * g.ldo + n] = g.topk_w[p] * v;
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- data-movement stages of expert_centric ------------------------------
+
+// xg (rows, H) <- x (T, H) rows through sorted_pair; padding rows zero.
+__global__ void gather_kernel(const uint16_t* __restrict__ x, int64_t H, int k, const int32_t* __restrict__ sorted_pair,
+                              const int32_t* __restrict__ num_tiles, uint16_t* __restrict__ xg) {
+  const int64_t row = blockIdx.x;
+  if (row >= static_cast<int64_t>(*num_tiles) * kTile) return;
+  const int p = sorted_pair[row];
+  const uint16_t* src = p >= 0 ? x + static_cast<int64_t>(p / k) * H : nullptr;
+  for (int64_t i = threadIdx.x; i < H; i += blockDim.x) xg[row * H + i] = src ? src[i] : 0;
+}
+
+// h (rows, I) bf16 <- act(gu gate, gu up); padding rows zero.
+__global__ void activation_kernel(const float* __restrict__ gu, int64_t I, bool interleaved, ActivationSpec act,
+                                  const int32_t* __restrict__ sorted_pair,
+                                  const int32_t* __restrict__ num_tiles, uint16_t* __restrict__ h) {
+  const int64_t row = blockIdx.x;
+  if (row >= static_cast<int64_t>(*num_tiles) * kTile) return;
+  const bool pad = sorted_pair[row] < 0;
+  const float* r = gu + row * 2 * I;
+  for (int64_t n = threadIdx.x; n < I; n += blockDim.x) {
+    const float gv = r[interleaved ? 2 * n : n], uv = r[interleaved ? 2 * n + 1 : I + n];
+    h[row * I + n] = pad ? 0 : f32_to_bf16_rn(act::apply(act, gv, uv));
+  }
+}
+
+// ys (N, H) <- ye (rows, H) at each pair's padded row.
+__global__ void scatter_kernel(const uint16_t* __restrict__ ye, int64_t H, const int32_t* __restrict__ row_of_pair,
+                               uint16_t* __restrict__ ys) {
+  const int64_t p = blockIdx.x;
+  const int r = row_of_pair[p];
+  for (int64_t i = threadIdx.x; i < H; i += blockDim.x) ys[p * H + i] = r >= 0 ? ye[static_cast<int64_t>(r) * H + i] : 0;
+}
+
+// y (T, H) bf16 = sum_j w_j * ys[t, j] in slot order, one fp32 fma chain.
+__global__ void combine_kernel(const uint16_t* __restrict__ ys, const float* __restrict__ w, int64_t T, int64_t H,
+                               int k, uint16_t* __restrict__ y) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= T * H) return;
+  const int64_t t = idx / H, i = idx % H;
+  float acc = 0.0f;
+  for (int j = 0; j < k; ++j) acc = __fmaf_rn(w[t * k + j], bf16_to_f32(ys[(t * k + j) * H + i]), acc);
+  y[idx] = f32_to_bf16_rn(acc);
+}
+
+// y (T, H) bf16 = sum_j yw[t, j] in slot order (fused path's top-k sum).
+__global__ void topk_sum_kernel(const float* __restrict__ yw, int64_t T, int64_t H, int k, uint16_t* __restrict__ y) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= T * H) return;
+  const int64_t t = idx / H, i = idx % H;
+  float acc = 0.0f;
+  for (int j = 0; j < k; ++j) acc = __fadd_rn(acc, yw[(t * k + j) * H + i]);
+  y[idx] = f32_to_bf16_rn(acc);
+}
+
+}  // namespace moecheck::ec

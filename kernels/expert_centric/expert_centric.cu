@@ -1,0 +1,114 @@
+// Device path of the expert-centric family: launches only, on the caller's
+// stream, into the caller's workspace (plan.hpp). No allocation, no host
+// sync: every grid is sized for the worst routing and blocks past the real
+// tile count (read on the device) return at once.
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+
+#include "core/cuda_check.hpp"
+#include "kernels/expert_centric/ec_kernels.cuh"
+#include "kernels/expert_centric/expert_centric.hpp"
+
+namespace moecheck::ec {
+namespace {
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+template <Mode M>
+void launch_gemm(const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, cudaStream_t st) {
+  const dim3 grid(static_cast<unsigned>((cols + block_cols<M>() - 1) / block_cols<M>()), static_cast<unsigned>(tiles));
+  if (vec)
+    tile_gemm<M, true><<<grid, kWarps * 32, 0, st>>>(g);
+  else
+    tile_gemm<M, false><<<grid, kWarps * 32, 0, st>>>(g);
+  MOECHECK_CHECK_LAUNCH();
+}
+
+template <class T>
+T* at(void* ws, int64_t off) {
+  return reinterpret_cast<T*>(static_cast<char*>(ws) + off);
+}
+
+}  // namespace
+
+void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused) {
+  if (a.x_format != Format::bf16 || a.weight_format != WeightFormat::bf16)
+    throw std::invalid_argument("expert-centric: bf16 x and weights only");
+  cudaStream_t st = stream;
+  const Shape& s = a.shape;
+  const Layout L = plan_layout(s, fused);
+  const int64_t N = pair_count(s), tiles = max_tiles(s), rows = max_rows(s);
+  auto* sorted = at<int32_t>(ws, L.sorted_pair);
+  auto* row_of = at<int32_t>(ws, L.row_of_pair);
+  auto* tile_e = at<int32_t>(ws, L.tile_expert);
+  auto* ntiles = at<int32_t>(ws, L.num_tiles);
+  auto* h = at<uint16_t>(ws, L.h);
+  const auto* x = static_cast<const uint16_t*>(a.x);
+  const auto* w13 = static_cast<const uint16_t*>(a.w13);
+  const auto* w2 = static_cast<const uint16_t*>(a.w2);
+  const int S = static_cast<int>(s.E);
+
+  // 1-2. count, stable sort and pad (token, slot) pairs by expert.
+  align_kernel<<<1, 256, 3 * S * sizeof(int), st>>>(a.topk_ids, static_cast<int>(N), S, sorted, row_of, tile_e, ntiles);
+  MOECHECK_CHECK_LAUNCH();
+
+  const bool interleaved = a.layout == GateUpLayout::interleaved;
+  const bool vec_h = s.H % 8 == 0 && aligned16(x) && aligned16(w13);
+  const bool vec_i = s.I % 8 == 0 && aligned16(w2);
+  GemmArgs g{};
+  g.sorted_pair = sorted;
+  g.tile_expert = tile_e;
+  g.num_tiles = ntiles;
+  g.k = static_cast<int>(s.k);
+  g.I = static_cast<int>(s.I);
+  g.interleaved = interleaved;
+  g.act = a.act;
+  g.topk_w = a.topk_weights;
+
+  if (fused) {
+    // gate/up through the sorted index, activation in the epilogue: h (rows, I).
+    GemmArgs g1 = g;
+    g1.a = x, g1.w = w13, g1.R = 2 * s.I, g1.K = s.H, g1.out = h, g1.ldo = s.I;
+    launch_gemm<Mode::gateup_act>(g1, s.I, tiles, vec_h, st);
+    // down with w_j in the epilogue: yw (N, H) f32.
+    auto* yw = at<float>(ws, L.yw);
+    GemmArgs g2 = g;
+    g2.a = h, g2.w = w2, g2.R = s.H, g2.K = s.I, g2.out = yw, g2.ldo = s.H;
+    launch_gemm<Mode::down_weighted>(g2, s.H, tiles, vec_i, st);
+    const int64_t n_out = s.T * s.H;
+    topk_sum_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(yw, s.T, s.H, g.k,
+                                                                                  static_cast<uint16_t*>(a.y));
+    MOECHECK_CHECK_LAUNCH();
+    return;
+  }
+
+  auto* xg = at<uint16_t>(ws, L.xg);
+  auto* gu = at<float>(ws, L.gu);
+  auto* ye = at<uint16_t>(ws, L.ye);
+  auto* ys = at<uint16_t>(ws, L.ys);
+  // 3. gather x into the expert-major padded buffer xg (rows, H).
+  gather_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(x, s.H, g.k, sorted, ntiles, xg);
+  MOECHECK_CHECK_LAUNCH();
+  // 4. gate/up grouped GEMM: gu (rows, 2I) f32.
+  GemmArgs g1 = g;
+  g1.a = xg, g1.w = w13, g1.R = 2 * s.I, g1.K = s.H, g1.out = gu, g1.ldo = 2 * s.I;
+  launch_gemm<Mode::gateup_f32>(g1, 2 * s.I, tiles, vec_h, st);
+  // 5. activation: h (rows, I) bf16.
+  activation_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(gu, s.I, interleaved, a.act, sorted, ntiles, h);
+  MOECHECK_CHECK_LAUNCH();
+  // 6. down grouped GEMM: ye (rows, H) bf16 per-expert outputs.
+  GemmArgs g2 = g;
+  g2.a = h, g2.w = w2, g2.R = s.H, g2.K = s.I, g2.out = ye, g2.ldo = s.H;
+  launch_gemm<Mode::down_bf16>(g2, s.H, tiles, vec_i, st);
+  // 7. scatter to pair order: ys (N, H).
+  scatter_kernel<<<static_cast<unsigned>(N), 256, 0, st>>>(ye, s.H, row_of, ys);
+  MOECHECK_CHECK_LAUNCH();
+  // 8. combine with the routing weights: y (T, H) bf16.
+  const int64_t n_out = s.T * s.H;
+  combine_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(ys, a.topk_weights, s.T, s.H, g.k,
+                                                                              static_cast<uint16_t*>(a.y));
+  MOECHECK_CHECK_LAUNCH();
+}
+
+}  // namespace moecheck::ec

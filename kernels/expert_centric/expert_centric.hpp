@@ -1,0 +1,35 @@
+// The expert-centric family: the conventional MoE path that organizes work
+// around experts (DESIGN.md section 2), the baseline every speedup is
+// measured against.
+//   expert_centric        eight explicit stages: align (count, stable sort,
+//                         pad to 16-row tiles), gather, gate/up grouped GEMM
+//                         (fp32 out), activation (h bf16), down grouped GEMM
+//                         (bf16 per-expert outputs), scatter, combine.
+//   expert_centric_fused  vLLM fused_moe style: align, gate/up GEMM reading x
+//                         through the sorted index with the activation in its
+//                         epilogue, down GEMM with w_j in its epilogue (fp32
+//                         out), top-k sum.
+// Both GEMMs are hand-written mma.sync tile kernels: cuBLAS grouped GEMM takes
+// the per-group sizes on the host, which would need a host sync on the
+// routing and break graph capture.
+#pragma once
+
+#include <memory>
+
+#include "kernels/variant.hpp"
+
+namespace moecheck {
+
+std::unique_ptr<Variant> make_expert_centric();
+std::unique_ptr<Variant> make_expert_centric_fused();
+
+namespace ec {
+// Device path (expert_centric.cu); throws when built without CUDA.
+void run_device(const DeviceArgs& a, void* workspace, CUstream_st* stream, bool fused);
+// Host evaluation of the declared numerics: fp32 chains in blocks of 16 exact
+// products, the same roundings of h, per-expert outputs and y. Not bit-exact
+// with the device (tensor-core adders and libm differ).
+void run_host(const Case& c, bool fused, std::vector<uint8_t>& y);
+}  // namespace ec
+
+}  // namespace moecheck

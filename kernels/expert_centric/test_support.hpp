@@ -1,0 +1,55 @@
+// Test helpers of the expert-centric family: case configurations whose names
+// spell the case (the accuracy check is bench::check_against_oracle).
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/generate.hpp"
+#include "kernels/variant.hpp"
+#include "kernels/bench/oracle_check.hpp"
+
+namespace moecheck::ec::test {
+
+struct Config {
+  std::string variant;
+  std::string shape_name;  // preset name or a synthetic shape's name
+  Shape shape;
+  Activation act = Activation::swiglu;
+  GateUpLayout layout = GateUpLayout::concatenated;
+  RoutingDist routing = RoutingDist::uniform;
+  ValueDist values = ValueDist::normal;
+  ExpertStorage storage = ExpertStorage::routed;
+  uint64_t seed = 1;
+};
+
+inline std::string ident(std::string s) {
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+// e.g. expert_centric_bf16_swiglu_T8_qwen3_30b_a3b_uniform_normal_concat
+inline std::string name_of(const Config& c) {
+  std::ostringstream o;
+  o << c.variant << "_bf16_" << activation_name(c.act) << "_T" << c.shape.T << "_" << c.shape_name << "_"
+    << routing_name(c.routing) << "_" << values_name(c.values) << "_"
+    << (c.layout == GateUpLayout::concatenated ? "concat" : "interleaved");
+  return ident(o.str());
+}
+
+inline GenSpec spec_of(const Config& c) {
+  GenSpec g;
+  g.preset = c.shape_name;
+  g.shape = c.shape;
+  g.act.kind = c.act;
+  g.layout = c.layout;
+  g.routing = c.routing;
+  g.values = c.values;
+  g.storage = c.storage;
+  g.seed = c.seed;
+  return g;
+}
+
+}  // namespace moecheck::ec::test
