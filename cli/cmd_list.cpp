@@ -3,9 +3,25 @@
 
 #include "cli/command.hpp"
 #include "core/generate.hpp"
+#include "kernels/plugin.hpp"
+#include "kernels/registry.hpp"
 
 namespace moecheck::cli {
 namespace {
+
+void list_variants() {
+  std::printf("variants (name, family, claims, origin):\n");
+  for (const Variant* v : all_variants()) {
+    const Claims c = v->claims();
+    std::string claims;
+    if (c.deterministic) claims += " deterministic";
+    if (c.batch_invariant) claims += " batch-invariant";
+    if (c.host_twin) claims += " host-twin";
+    if (v->has_device()) claims += " device";
+    std::printf("  %-24s %-16s%s  [%s]\n", v->name().c_str(), v->family().c_str(), claims.c_str(),
+                Registry::instance().origin(v->name()).c_str());
+  }
+}
 
 void list_all() {
   std::printf("weight formats:\n");
@@ -26,11 +42,17 @@ void list_all() {
   std::printf("gate/up layouts: concatenated interleaved\n");
   std::printf("routing distributions: uniform zipf one_set distinct adversarial\n");
   std::printf("value distributions: normal uniform heavy integer cancel\n");
+  list_variants();
 }
 
 void setup(CLI::App& root) {
+  static std::vector<std::string> plugins;
   auto* cmd = root.add_subcommand("list", "List formats, presets, distributions and variants");
-  cmd->callback(list_all);
+  cmd->add_option("--plugin", plugins, "Plugin shared library adding variants (repeatable)");
+  cmd->callback([] {
+    for (const auto& p : plugins) load_plugin(p);
+    list_all();
+  });
 }
 
 MOECHECK_COMMAND(setup);

@@ -12,10 +12,22 @@ function(moecheck_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
-  gtest_discover_tests(${T_NAME}
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-    EXTRA_ARGS --gtest_output=xml:${CMAKE_BINARY_DIR}/junit/${T_NAME}.xml
-    DISCOVERY_TIMEOUT 120)
+  set(_resources "")
+  if("gpu" IN_LIST T_LABELS)
+    # One GPU per test when ctest runs with a resource spec
+    # (cmake/gpu_resource_spec.sh); the launcher pins CUDA_VISIBLE_DEVICES.
+    set_target_properties(${T_NAME} PROPERTIES CROSSCOMPILING_EMULATOR ${PROJECT_SOURCE_DIR}/cmake/gpu_launcher.sh)
+    set(_resources "gpus:1")
+  endif()
+  # JUnit XML for the whole run comes from ctest (--output-junit, or the
+  # test presets' outputJUnitFile), one <testcase> per discovered test.
+  if(_resources)
+    gtest_discover_tests(${T_NAME}
+      PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} RESOURCE_GROUPS ${_resources}
+      DISCOVERY_TIMEOUT 120)
+  else()
+    gtest_discover_tests(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} DISCOVERY_TIMEOUT 120)
+  endif()
 endfunction()
 
 # Link a non-system dependency statically where a static archive exists.
