@@ -12,22 +12,21 @@ function(moecheck_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
-  set(_resources "")
+  set(_extra "")
   if("gpu" IN_LIST T_LABELS)
     # One GPU per test when ctest runs with a resource spec
     # (cmake/gpu_resource_spec.sh); the launcher pins CUDA_VISIBLE_DEVICES.
     set_target_properties(${T_NAME} PROPERTIES CROSSCOMPILING_EMULATOR ${PROJECT_SOURCE_DIR}/cmake/gpu_launcher.sh)
-    set(_resources "gpus:1")
+    set(_extra " RESOURCE_GROUPS \"gpus:1\"")
   endif()
   # JUnit XML for the whole run comes from ctest (--output-junit, or the
   # test presets' outputJUnitFile), one <testcase> per discovered test.
-  if(_resources)
-    gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} RESOURCE_GROUPS ${_resources}
-      DISCOVERY_TIMEOUT 120)
-  else()
-    gtest_discover_tests(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} DISCOVERY_TIMEOUT 120)
-  endif()
+  gtest_discover_tests(${T_NAME} TEST_LIST ${T_NAME}_TESTS PROPERTIES TIMEOUT ${T_TIMEOUT} DISCOVERY_TIMEOUT 120)
+  # gtest_discover_tests flattens a list-valued LABELS into separate words, so
+  # labels (and resource groups) are set by a script ctest runs after discovery.
+  set(_post ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_labels.cmake)
+  file(WRITE ${_post} "foreach(_t IN LISTS ${T_NAME}_TESTS)\n  set_tests_properties(\"\${_t}\" PROPERTIES LABELS \"${T_LABELS}\"${_extra})\nendforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${_post})
 endfunction()
 
 # Link a non-system dependency statically where a static archive exists.
