@@ -1,0 +1,202 @@
+// moecheck run: one case through one variant, checked against the oracle and
+// the rigorous bound derived from the variant's numerics declaration.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "core/case_io.hpp"
+#include "core/error.hpp"
+#include "core/generate.hpp"
+#include "kernels/check.hpp"
+#include "kernels/device_case.hpp"
+#include "kernels/plugin.hpp"
+#include "kernels/registry.hpp"
+
+namespace moecheck::cli {
+namespace {
+
+struct RunOptions {
+  std::string variant;
+  std::vector<std::string> plugins;
+  std::string case_file, save_case;
+  std::string preset, shape;
+  int64_t tokens = 1;
+  std::string weights = "bf16", x_format = "bf16", activation = "swiglu", layout = "concatenated";
+  std::string routing = "uniform", values = "normal", storage = "auto";
+  uint64_t seed = 1;
+  float alpha = 1.702f, limit = 7.0f;
+  std::string backend;  // empty: cuda where a device answers, else host
+  int threads = 0;
+};
+
+std::vector<int64_t> parse_shape(const std::string& text) {
+  std::vector<int64_t> v;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = text.find(',', at);
+    const std::string part = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    try {
+      size_t used = 0;
+      v.push_back(std::stoll(part, &used));
+      if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw InputError("--shape wants H,I,E,k (four integers), got '" + text + "'");
+    }
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  if (v.size() != 4) throw InputError("--shape wants H,I,E,k (four integers), got '" + text + "'");
+  return v;
+}
+
+Case make_case(const RunOptions& o) {
+  if (!o.case_file.empty()) return load_case(o.case_file);
+  GenSpec g;
+  if (o.preset.empty() == o.shape.empty()) throw InputError("give exactly one of --case, --preset or --shape");
+  if (!o.preset.empty()) {
+    const Preset& p = find_preset(o.preset);
+    g.preset = std::string(p.name);
+    g.shape = {o.tokens, p.H, p.I, p.E, p.k};
+  } else {
+    const auto v = parse_shape(o.shape);
+    g.shape = {o.tokens, v[0], v[1], v[2], v[3]};
+  }
+  validate_shape(g.shape);
+  g.weights = parse_weight_format(o.weights);
+  g.x_format = parse_format(o.x_format);
+  g.act.kind = parse_activation(o.activation);
+  g.act.alpha = o.alpha;
+  g.act.limit = o.limit;
+  g.layout = parse_layout(o.layout);
+  g.routing = parse_routing(o.routing);
+  g.values = parse_values(o.values);
+  g.storage = o.storage == "auto" ? ExpertStorage::automatic
+              : o.storage == "all" ? ExpertStorage::all
+              : o.storage == "routed" ? ExpertStorage::routed
+                                      : throw InputError("--storage is auto, all or routed, got '" + o.storage + "'");
+  g.seed = o.seed;
+  return generate_case(g);
+}
+
+std::string fmt_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string describe_numerics(const Numerics& n) {
+  auto red = [](const ReductionShape& r) {
+    return std::to_string(r.lanes) + (r.lanes == 1 ? " chain" : " lanes") + (r.fma ? " fma" : " mul+add") +
+           (r.block > 0 ? " block " + std::to_string(r.block) : "");
+  };
+  std::string s = "accumulate " + std::string(format_name(n.accumulator)) + "; gate/up " + red(n.gate_up) +
+                  "; activation " + fmt_g(n.activation_ulps) + " ulp; h " +
+                  std::string(format_name(n.h_format)) + "; down " + red(n.down) + "; combine " +
+                  (n.combine == Combine::fold_partials ? "fold partials" : "per-expert outputs (" +
+                                                                               std::string(format_name(n.expert_out_format)) + ")") +
+                  "; output " + std::string(format_name(n.output_format));
+  return s;
+}
+
+void run_command(const RunOptions& o) {
+  for (const auto& p : o.plugins) load_plugin(p);
+  const Variant& v = find_variant(o.variant);
+  const Case c = make_case(o);
+  validate(c);
+  if (!o.save_case.empty()) save_case(o.save_case, c);
+  const Support sup = v.supports(c);
+  if (!sup.ok) throw InputError("skipped: " + v.name() + " does not support this case: " + sup.reason);
+
+  std::string backend = o.backend;
+  std::string why_host;
+  if (backend.empty()) {
+    const bool dev = v.has_device() && cuda_available(&why_host);
+    if (!v.has_device()) why_host = v.name() + " has no device implementation";
+    backend = dev ? "cuda" : "host";
+  }
+  if (backend != "cuda" && backend != "host") throw InputError("--backend is cuda or host, got '" + backend + "'");
+  if (backend == "host" && !v.claims().host_twin) throw InputError(v.name() + " has no host twin (--backend host)");
+
+  const Shape& s = c.shape;
+  std::printf("variant   %s (family %s, from %s)\n", v.name().c_str(), v.family().c_str(),
+              Registry::instance().origin(v.name()).c_str());
+  std::printf("backend   %s%s\n", backend.c_str(),
+              backend == "cuda" ? (" on " + cuda_device_name()).c_str()
+                                : (why_host.empty() ? "" : (" (" + why_host + ")").c_str()));
+  std::printf("case      T=%lld H=%lld I=%lld E=%lld k=%lld, weights %s, x %s, %s, %s layout, stored experts %lld\n",
+              static_cast<long long>(s.T), static_cast<long long>(s.H), static_cast<long long>(s.I),
+              static_cast<long long>(s.E), static_cast<long long>(s.k),
+              std::string(weight_format_name(c.w13.format)).c_str(), std::string(format_name(c.x_format)).c_str(),
+              std::string(activation_name(c.act.kind)).c_str(), std::string(layout_name(c.layout)).c_str(),
+              static_cast<long long>(c.stored_count()));
+  std::printf("numerics  %s\n", describe_numerics(v.numerics(c)).c_str());
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<uint8_t> y;
+  if (backend == "cuda")
+    y = run_on_device(v, c);
+  else
+    v.run_host(c, y);
+  const auto t1 = std::chrono::steady_clock::now();
+  const OracleResult oracle = run_oracle(c, o.threads);
+  const auto t2 = std::chrono::steady_clock::now();
+  const CheckResult r = check_output(c, oracle, v, y);
+  const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  std::printf("time      variant %.1f ms (incl. upload; not a benchmark), oracle %.1f ms on %d threads\n", ms(t0, t1),
+              ms(t1, t2), oracle.threads_used);
+  std::printf("%s", format_metrics(r.metrics, s).c_str());
+  double max_ratio_est = 0;
+  for (size_t i = 0; i < r.y.size(); ++i) {
+    const double e = std::fabs(r.y[i] - oracle.y(static_cast<int64_t>(i)));
+    if (r.bounds.estimate[i] > 0) max_ratio_est = std::max(max_ratio_est, e / r.bounds.estimate[i]);
+  }
+  std::printf("bound     max error / rigorous bound %.4g, max error / estimate %.4g\n", r.metrics.max_bound_ratio,
+              max_ratio_est);
+  const std::string replay = replay_command(c, v.name(), backend, o.plugins, o.case_file);
+  if (!r.ok()) {
+    throw CheckFailure(v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) +
+                       ", x " + std::string(format_name(c.x_format)) + ", T=" + std::to_string(s.T) + " H=" +
+                       std::to_string(s.H) + " I=" + std::to_string(s.I) + " E=" + std::to_string(s.E) +
+                       " k=" + std::to_string(s.k) + "): " + std::to_string(r.metrics.violations) +
+                       " elements exceed their rigorous bound, " + std::to_string(r.metrics.nonfinite) +
+                       " non-finite; first: " + r.first_violation + "\n  replay: " + replay);
+  }
+  std::printf("PASS      all %lld outputs within their rigorous bounds\nreplay    %s\n",
+              static_cast<long long>(r.metrics.count), replay.c_str());
+}
+
+void setup_run(CLI::App& root) {
+  auto opt = std::make_shared<RunOptions>();
+  CLI::App* cmd = root.add_subcommand("run", "Run one case through one variant and check it against the oracle");
+  cmd->add_option("--variant", opt->variant, "Variant name (see the registry)")->required();
+  cmd->add_option("--plugin", opt->plugins, "Plugin shared library adding variants (repeatable)");
+  cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one");
+  cmd->add_option("--preset", opt->preset, "Model shape preset (qwen3-30b-a3b, qwen3-235b-a22b, deepseek-v3, ...)");
+  cmd->add_option("--shape", opt->shape, "Custom shape H,I,E,k instead of a preset");
+  cmd->add_option("--tokens,-T", opt->tokens, "Tokens T in the decode step")->capture_default_str();
+  cmd->add_option("--weights", opt->weights, "Weight format")->capture_default_str();
+  cmd->add_option("--x-format", opt->x_format, "Activation (x) format")->capture_default_str();
+  cmd->add_option("--activation", opt->activation, "swiglu, geglu, swiglu_clamped or bilinear")->capture_default_str();
+  cmd->add_option("--alpha", opt->alpha, "swiglu_clamped alpha")->capture_default_str();
+  cmd->add_option("--limit", opt->limit, "swiglu_clamped limit")->capture_default_str();
+  cmd->add_option("--layout", opt->layout, "Gate/up layout: concatenated or interleaved")->capture_default_str();
+  cmd->add_option("--routing", opt->routing, "uniform, zipf, one_set, distinct or adversarial")->capture_default_str();
+  cmd->add_option("--values", opt->values, "normal, uniform, heavy, integer or cancel")->capture_default_str();
+  cmd->add_option("--storage", opt->storage, "Experts stored: auto, all or routed")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "Generator seed")->capture_default_str();
+  cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)");
+  cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)");
+  cmd->add_option("--save-case", opt->save_case, "Also write the case to this file");
+  cmd->callback([opt] { run_command(*opt); });
+}
+
+}  // namespace
+
+MOECHECK_COMMAND(setup_run);
+
+}  // namespace moecheck::cli

@@ -1,0 +1,175 @@
+// CPU tests of the warp decode host twins (what CPU-only CI checks of the
+// device numerics): against the oracle within the rigorous bound derived from
+// each variant's declaration, on random small cases with odd shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/generate.hpp"
+#include "kernels/check.hpp"
+#include "kernels/registry.hpp"
+#include "kernels/warp_decode/family.hpp"
+
+namespace moecheck {
+namespace {
+
+struct Config {
+  std::string variant;
+  Shape shape;
+  Activation act;
+  GateUpLayout layout;
+  ValueDist values;
+  RoutingDist routing;
+  uint64_t seed;
+};
+
+std::string config_name(const Config& c) {
+  std::string v = c.variant == "warp_decode" ? "WarpDecode" : "WarpDecodeH32";
+  return v + "_bf16_" + std::string(activation_name(c.act)) + "_" + std::string(values_name(c.values)) + "_" +
+         std::string(routing_name(c.routing)) + "_" + (c.layout == GateUpLayout::interleaved ? "il_" : "") + "T" +
+         std::to_string(c.shape.T) + "_H" + std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" +
+         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k);
+}
+
+// Deterministic spread over the edges: odd and tiny H and I (tails of the
+// 8-element chunks and of the 32 lanes), k = 1 .. E, T = 1 .. 63 odd.
+std::vector<Config> configs() {
+  const int64_t Ts[] = {1, 3, 5, 7, 9, 17, 33, 63};
+  const int64_t Hs[] = {1, 7, 37, 129, 257, 263, 300, 515, 8, 264};
+  const int64_t Is[] = {1, 9, 21, 64, 77, 130, 3, 256};
+  const int64_t Es[] = {1, 4, 6, 9, 16};
+  const Activation acts[] = {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear};
+  const ValueDist vals[] = {ValueDist::normal, ValueDist::uniform, ValueDist::heavy, ValueDist::integer,
+                            ValueDist::cancel};
+  const RoutingDist routes[] = {RoutingDist::uniform, RoutingDist::zipf, RoutingDist::one_set, RoutingDist::distinct,
+                                RoutingDist::adversarial};
+  std::vector<Config> out;
+  for (const char* variant : {"warp_decode", "warp_decode_h32"}) {
+    for (int i = 0; i < 20; ++i) {
+      Config c;
+      c.variant = variant;
+      const int64_t E = Es[i % 5];
+      // T = 63 only with small H, I so the oracle stays fast.
+      const int64_t T = Ts[(i * 3) % 8];
+      c.shape = {T, Hs[(i * 7) % 10], Is[(i * 5) % 8], E, 1 + (i * 7 + 3) % E};
+      if (T >= 33 && c.shape.H * c.shape.I > 300 * 21) c.shape.I = 21;
+      c.act = acts[i % 4];
+      c.layout = (i / 4) % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated;
+      c.values = vals[(i / 2) % 5];
+      c.routing = routes[(i / 3) % 5];
+      c.seed = 1000 + static_cast<uint64_t>(i);
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Case make(const Config& cf) {
+  GenSpec g;
+  g.shape = cf.shape;
+  g.act.kind = cf.act;
+  g.layout = cf.layout;
+  g.values = cf.values;
+  g.routing = cf.routing;
+  g.seed = cf.seed;
+  return generate_case(g);
+}
+
+class TwinVsOracle : public ::testing::TestWithParam<Config> {};
+
+TEST_P(TwinVsOracle, WithinRigorousBound) {
+  const Config& cf = GetParam();
+  const Case c = make(cf);
+  const Variant& v = find_variant(cf.variant);
+  ASSERT_TRUE(v.supports(c).ok);
+  std::vector<uint8_t> y;
+  v.run_host(c, y);
+  const OracleResult o = run_oracle(c);
+  const CheckResult r = check_output(c, o, v, y);
+  EXPECT_TRUE(r.ok()) << r.metrics.violations << " violations, " << r.metrics.nonfinite
+                      << " non-finite; first: " << r.first_violation
+                      << "\nreplay: " << replay_command(c, v.name(), "host", {});
+  // Determinism of the twin itself (OpenMP over outputs must not matter).
+  std::vector<uint8_t> y2;
+  v.run_host(c, y2);
+  EXPECT_EQ(y, y2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Random, TwinVsOracle, ::testing::ValuesIn(configs()),
+                         [](const auto& info) { return config_name(info.param); });
+
+// Integer inputs (x in -2..2, weights in -1..1, routing weights 1, 1/2, 1/4)
+// and the bilinear activation keep every step exact while every
+// intermediate fits its format: |h| <= 256 for bf16 h (H = 7: |g|, |u| <= 14),
+// < 2^24 for fp32 h and the fp32 sums (H = 60, I = 15: |p| < 2^18).
+// The output must then be the exact value rounded once to bf16.
+void expect_exact(const char* name, Shape shape) {
+  GenSpec g;
+  g.shape = shape;
+  g.act.kind = Activation::bilinear;
+  g.values = ValueDist::integer;
+  g.seed = 77;
+  const Case c = generate_case(g);
+  std::vector<uint8_t> y;
+  find_variant(name).run_host(c, y);
+  const OracleResult o = run_oracle(c);
+  const auto yd = decode_output(y, Format::bf16, c.shape.T * c.shape.H);
+  int64_t nonzero = 0;
+  for (size_t i = 0; i < yd.size(); ++i) {
+    ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
+    ASSERT_EQ(yd[i], round_to(Format::bf16, o.y(static_cast<int64_t>(i)))) << name << " element " << i;
+    nonzero += yd[i] != 0;
+  }
+  EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
+}
+
+TEST(WarpDecodeTwin, Integer_bilinear_is_exact) {
+  expect_exact("warp_decode", {5, 7, 77, 9, 4});
+  expect_exact("warp_decode_h32", {5, 7, 77, 9, 4});
+  expect_exact("warp_decode_h32", {9, 60, 15, 6, 3});
+}
+
+// The bound is tight enough to catch an undeclared rounding: warp_decode's
+// output (h rounded to bf16) must violate the bound derived from the h32
+// declaration on an ordinary case.
+TEST(WarpDecodeTwin, Undeclared_bf16_rounding_of_h_is_caught) {
+  GenSpec g;
+  g.shape = {4, 512, 256, 8, 4};
+  g.seed = 5;
+  const Case c = generate_case(g);
+  std::vector<uint8_t> y;
+  find_variant("warp_decode").run_host(c, y);
+  const OracleResult o = run_oracle(c);
+  const CheckResult honest = check_output(c, o, find_variant("warp_decode"), y);
+  EXPECT_TRUE(honest.ok()) << honest.first_violation;
+  const CheckResult lying = check_output(c, o, find_variant("warp_decode_h32"), y);
+  EXPECT_GT(lying.metrics.violations, 0) << "bf16 h passed the fp32-h bound: the bound cannot see this rounding";
+}
+
+// The declared lane count keeps the bound model's depth >= the kernel's:
+// count, element by element, the chain each lane runs (element q belongs to
+// lane (q / 8) % 32) and the tree levels where a lane holding data meets one.
+TEST(WarpDecodeTwin, Declared_lanes_cover_the_chunked_partition) {
+  for (int64_t n = 1; n <= 6000; ++n) {
+    int64_t count[32] = {};
+    for (int64_t q = 0; q < n; ++q) ++count[(q / 8) % 32];
+    int64_t chain = 0, active = 0;
+    for (int64_t v : count) {
+      chain = std::max(chain, v);
+      active += v > 0;
+    }
+    int tree = 0;
+    while ((int64_t{1} << tree) < active) ++tree;
+    const ReductionShape r{warp_decode::declared_lanes(n), true, 0};
+    ASSERT_GE(reduction_depth(r, n), chain + tree) << "n=" << n;
+    if (n % 256 == 0) {
+      ASSERT_EQ(r.lanes, 32) << "n=" << n;
+    }
+  }
+  EXPECT_EQ(warp_decode::declared_lanes(2880), 30);
+}
+
+}  // namespace
+}  // namespace moecheck
