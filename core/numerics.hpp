@@ -20,6 +20,15 @@ struct ReductionShape {
   int lanes = 32;
   bool fma = true;
   int block = 0;
+  // > 0: the order is known, and the bound follows it (running error bound
+  // over the actual partial sums, much tighter than gamma_n; BOUNDS.md 2.4):
+  // terms are dealt to lanes in chunks of `chunk` consecutive terms, chunk c
+  // to lane c % lanes; each lane's chain (cut into `block`-term blocks when
+  // block > 0) runs in increasing term order from +0; the lanes are then
+  // summed by an xor butterfly (offsets lanes/2, ..., 1; lanes rounded up to
+  // a power of two, absent lanes holding exact zeros). With lanes = 1 any
+  // chunk > 0 means plain increasing order. 0: order not declared, gamma_n.
+  int chunk = 0;
 };
 
 // Where the routing weight w_j enters the down projection.

@@ -6,6 +6,7 @@
 
 #include "oracle/mp.hpp"
 #include "oracle/rows.hpp"
+#include "oracle/running.hpp"
 
 namespace moecheck {
 namespace {
@@ -48,6 +49,33 @@ double act_u_slope(const ActivationSpec& a, double g) {
   return std::fabs(g);
 }
 
+// |d act / d g| per unit of the gate weight at the exact g, and a bound on
+// the second derivative (BOUNDS.md 2.2): silu' with |silu''| <= 1/2, gelu'
+// with |gelu''| <= 2 phi(0) < 0.8, clamped alpha-silu with <= alpha / 2.
+double act_g_slope(const ActivationSpec& a, double g, double& curv) {
+  auto dsilu = [](double x) {
+    const double sg = 1 / (1 + std::exp(-x));
+    return sg * (1 + x * (1 - sg));
+  };
+  switch (a.kind) {
+    case Activation::swiglu: curv = 0.5; return std::fabs(dsilu(g));
+    case Activation::geglu: {
+      curv = 0.8;
+      const double phi = std::exp(-0.5 * g * g) * 0.3989422804014327;
+      return std::fabs(0.5 * std::erfc(-g / std::sqrt(2.0)) + g * phi);
+    }
+    case Activation::swiglu_clamped: {
+      curv = 0.5 * static_cast<double>(a.alpha) + 1e-9;
+      // Above the limit g' = limit is flat, but an error can cross it.
+      const double gc = std::min(g, static_cast<double>(a.limit));
+      return std::fabs(dsilu(static_cast<double>(a.alpha) * gc));
+    }
+    case Activation::bilinear: curv = 0; return 1;
+  }
+  curv = 1;
+  return 1.13;
+}
+
 // The factor multiplying the gate error: |u|, or |clamp(u) + 1|.
 double act_gate_weight(const ActivationSpec& a, double u) {
   if (a.kind != Activation::swiglu_clamped) return std::fabs(u);
@@ -83,9 +111,14 @@ double x_requant_term(const Case& c, const Numerics& n, const RequantError& rq, 
 // Stage 2: error of h after the activation, the h_format rounding (BOUNDS.md 2.2).
 StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u, double hmag, StageErr eg, StageErr eu) {
   const double L = act_gate_lipschitz(a.kind);
+  double curv = 0;
+  const double slope = act_g_slope(a, g, curv) * kSlack;
   const double A = act_gate_weight(a, u), B = act_u_slope(a, g) * kSlack;
   auto one = [&](double Eg, double Eu) {
-    const double prop = kSlack * (L * (A + Eu) * Eg + (B + L * Eg) * Eu);
+    // Mean value theorem: |act_g'| on [g - Eg, g + Eg] is at most
+    // min(L, |act_g'(g)| + curv Eg).
+    const double Lg = std::min(L, slope + curv * Eg);
+    const double prop = kSlack * (Lg * (A + Eu) * Eg + (B + L * Eg) * Eu);
     double e = prop + n.activation_ulps * (0x1p-23 * (hmag + prop) + 0x1p-149);
     if (n.h_format != Format::f32) e += unit_roundoff(n.h_format) * (hmag + e) + rounding_floor(n.h_format);
     return e;
@@ -173,6 +206,92 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   return b;
 }
 
+bool ordered(const ReductionShape& s) { return s.chunk > 0; }
+
+// Stage 1 with a declared order: running bound over the kernel's own partial
+// sums (BOUNDS.md 2.4). Terms are the exact products G[q] x[q]; pi covers
+// the declared input roundings.
+StageErr ordered_dot_error(const Numerics& n, const Units& un, const RequantError& rq, const double* row,
+                           const double* x, const double* xamax, int64_t H, bool inexact_products,
+                           std::vector<double>& scratch, std::vector<Run>& lanes) {
+  scratch.resize(3 * H);
+  double *t = scratch.data(), *pi = t + H, *pe = pi + H;
+  const int64_t B = n.requant_block;
+  for (int64_t q = 0; q < H; ++q) {
+    t[q] = row[q] * x[q];
+    double p = 0;
+    if (un.wround_gate) p += un.u * std::fabs(t[q]);
+    if (inexact_products) p += 0x1p-53 * std::fabs(t[q]);
+    if (n.x_requant) p += std::fabs(row[q]) * (rq.rel * std::fabs(x[q]) + (B > 0 ? rq.floor_per_amax * xamax[q / B] : rq.floor_abs));
+    pi[q] = p * kSlack;
+    pe[q] = p;
+  }
+  const RoundCtx rc{un.u, un.eta, n.gate_up.fma};
+  lane_chains(n.gate_up, t, pi, pe, H, rc, lanes);
+  const Run r = butterfly(lanes, rc);
+  return {r.B, r.estimate()};
+}
+
+// Stage 3 with a declared down order (BOUNDS.md 2.4): fold_partials keeps one
+// running accumulator per lane across the experts; per_expert_outputs
+// reduces each expert, rounds it, and combines sequentially.
+Bounds ordered_down_bounds(const Case& c, const OracleResult& o, const Numerics& n, const std::vector<double>& ehr,
+                           const std::vector<double>& ehe) {
+  const Shape& s = c.shape;
+  const Units un = units(c, n);
+  const RoundCtx rc{un.u, un.eta, n.down.fma};
+  Bounds b;
+  b.rigorous.assign(s.T * s.H, 0);
+  b.estimate.assign(s.T * s.H, 0);
+  const bool fold = n.combine == Combine::fold_partials;
+#pragma omp parallel
+  {
+    std::vector<double> d(s.I), t(s.I), pi(s.I), pe(s.I);
+    std::vector<Run> lanes, acc;
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t idx = 0; idx < s.T * s.H; ++idx) {
+      const int64_t tt = idx / s.H, i = idx % s.H;
+      Run total;
+      for (int64_t j = 0; j < s.k; ++j) {
+        const int64_t tj = tt * s.k + j;
+        decode_row(c.w2, c.slot_of(c.id(tt, j)), i, d.data());
+        for (int64_t q = 0; q < s.I; ++q) {
+          const double h = o.h[tj * s.I + q], ad = std::fabs(d[q]);
+          t[q] = d[q] * h;
+          // h is the oracle's RN-to-double: 2^-53 |h| from the exact h.
+          double p = ad * (ehr[tj * s.I + q] + 0x1p-53 * std::fabs(h));
+          if (un.wround_down) p += un.u * std::fabs(t[q]);
+          pi[q] = p * kSlack;
+          pe[q] = ad * ehe[tj * s.I + q];
+        }
+        lane_chains(n.down, t.data(), pi.data(), pe.data(), s.I, rc, lanes);
+        const double w = static_cast<double>(c.weight(tt, j));
+        if (fold) {
+          if (acc.size() != lanes.size() || j == 0) acc.assign(lanes.size(), Run{});
+          for (size_t l = 0; l < lanes.size(); ++l) run_fold(acc[l], lanes[l], w, rc);
+          continue;
+        }
+        Run yj = butterfly(lanes, rc);
+        if (n.expert_out_format != n.accumulator)
+          run_round(yj, unit_roundoff(n.expert_out_format), rounding_floor(n.expert_out_format));
+        // y = sum_j w_j y_j: a product and an add per expert.
+        run_fold(total, yj, w, RoundCtx{un.u, un.eta, false});
+      }
+      if (fold) total = butterfly(acc, rc);
+      double yr = total.B, ye = total.estimate();
+      if (n.output_format != n.accumulator) {
+        const double uo = unit_roundoff(n.output_format), fo = rounding_floor(n.output_format);
+        const double ym = std::fabs(o.y_hi[idx]) + o.err[idx];
+        yr += uo * (ym + yr) + fo;
+        ye += uo * (ym + ye) + fo;
+      }
+      b.rigorous[idx] = yr * kSlack;
+      b.estimate[idx] = ye;
+    }
+  }
+  return b;
+}
+
 }  // namespace
 
 double gamma_n(double m, double u) {
@@ -222,6 +341,7 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   const int64_t tki = s.T * s.k * s.I;
   std::vector<double> ehr(tki), ehe(tki);  // (T, k, I) bounds on |h_kernel - h_true|
   const int64_t dg = reduction_depth(n.gate_up, s.H) + (un.wround_gate ? 1 : 0);
+  const bool inexact_products = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format) > 53;
   const RequantError xrq = n.x_requant ? requant_error(*n.x_requant, n.requant_block) : RequantError{};
   // (T, ceil(H/B)) block amax of |x| for a scaled x requantization.
   std::vector<double> x(s.T * s.H), xamax;
@@ -236,20 +356,32 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
 
 #pragma omp parallel
   {
-    std::vector<double> row(s.H);
+    std::vector<double> row(s.H), scratch;
+    std::vector<Run> lanes;
 #pragma omp for schedule(dynamic, 16)
     for (int64_t idx = 0; idx < tki; ++idx) {
       const int64_t nn = idx % s.I, t = idx / s.I / s.k, j = (idx / s.I) % s.k;
       double rqg = 0, rqu = 0;
-      if (n.x_requant) {
+      if (n.x_requant && !ordered(n.gate_up)) {
         const int64_t slot = c.slot_of(c.id(t, j));
         decode_row(c.w13, slot, gate_row(c.layout, s.I, nn), row.data());
         rqg = x_requant_term(c, n, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], o.g_cond[idx]);
         decode_row(c.w13, slot, up_row(c.layout, s.I, nn), row.data());
         rqu = x_requant_term(c, n, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], o.u_cond[idx]);
       }
-      const StageErr eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un);
-      const StageErr eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un);
+      StageErr eg, eu;
+      if (ordered(n.gate_up)) {
+        const int64_t slot = c.slot_of(c.id(t, j));
+        decode_row(c.w13, slot, gate_row(c.layout, s.I, nn), row.data());
+        eg = ordered_dot_error(n, un, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], s.H, inexact_products, scratch,
+                               lanes);
+        decode_row(c.w13, slot, up_row(c.layout, s.I, nn), row.data());
+        eu = ordered_dot_error(n, un, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], s.H, inexact_products, scratch,
+                               lanes);
+      } else {
+        eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un);
+        eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un);
+      }
       const double hmag = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
       const StageErr eh = h_error(c.act, n, o.g[idx], o.u[idx], hmag, eg, eu);
       ehr[idx] = eh.r + o.h_err[idx];
@@ -275,7 +407,7 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
         }
       }
   }
-  return derive_down_bounds(c, o, n, ehr, ehe);
+  return ordered(n.down) ? ordered_down_bounds(c, o, n, ehr, ehe) : derive_down_bounds(c, o, n, ehr, ehe);
 }
 
 }  // namespace moecheck

@@ -88,10 +88,11 @@ int ceil_log2(size_t n) {
 
 }  // namespace
 
-ExactSum exact_sum(double* p, size_t n) {
+ExactSum exact_sum(double* p, size_t n) { return exact_sum(p, n, n ? max_abs_bits(p, n) : 0); }
+
+ExactSum exact_sum(double* p, size_t n, int64_t maxbits) {
   ExactSum r;
   if (n == 0) return r;
-  int64_t maxbits = max_abs_bits(p, n);
   if (maxbits >= 0x7ff0000000000000LL) {  // inf or NaN among the terms
     double s = 0;
     for (size_t i = 0; i < n; ++i) s += p[i];

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace moecheck {
 
@@ -36,5 +37,8 @@ struct ExactSum {
 // Sums p[0..n) exactly; p is overwritten (residuals). Terms that are +-0 are
 // fine; non-finite terms make the result non-finite.
 ExactSum exact_sum(double* p, size_t n);
+// The same when the caller already knows the largest |p| as its bit pattern
+// with the sign cleared (what mul_into returns).
+ExactSum exact_sum(double* p, size_t n, int64_t max_abs_bits);
 
 }  // namespace moecheck

@@ -112,11 +112,15 @@ double act_gate_lipschitz(Activation a) {
 }
 
 double mp_from_sum(const ExactSum& s, MpWide& out) {
+  mpfr_set_zero(raw(out), 1);
+  return mp_add_sum(s, out);
+}
+
+double mp_add_sum(const ExactSum& s, MpWide& out) {
   if (!s.finite) {
-    mpfr_set_d(raw(out), s.rest, MPFR_RNDN);
+    mpfr_set_nan(raw(out));
     return std::numeric_limits<double>::quiet_NaN();
   }
-  mpfr_set_zero(raw(out), 1);
   MpWide term;
   double bound = 0;
   for (int l = 0; l <= s.levels; ++l) {

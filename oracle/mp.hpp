@@ -28,6 +28,8 @@ int wide_precision_bits();
 // exact (always, unless the sum needed the bounded remainder); NaN when a
 // term was not finite.
 double mp_from_sum(const ExactSum& s, MpWide& out);
+// acc += the value of s; returns the bound on the error this adds.
+double mp_add_sum(const ExactSum& s, MpWide& acc);
 
 // h = act(g, u) for exact g, u, with a certified bound on |h - act(g, u)|
 // (BOUNDS.md section 1.2). eg, eu: bounds on errors already in g, u (usually

@@ -49,13 +49,14 @@ struct Buffers {
 
 // Exact dot product of a decoded row with x (H): its exact_sum and sum |p|.
 ExactSum dot_exact(const double* row, const double* x, size_t n, bool two_prod, double* prod, double& cond) {
-  cond = mul_into(row, x, prod, n);
+  int64_t maxbits = 0;
+  cond = mul_into(row, x, prod, n, maxbits);
   size_t terms = n;
   if (two_prod) {
-    two_prod_err(row, x, prod, prod + n, n);
+    two_prod_err(row, x, prod, prod + n, n, maxbits);
     terms = 2 * n;
   }
-  return exact_sum(prod, terms);
+  return exact_sum(prod, terms, maxbits);
 }
 
 struct Layer {
@@ -83,7 +84,8 @@ double split_v(const DownPlan& plan, const MpAct& h, float w, double* parts, int
     inexact |= mpfr_sub_d(raw(v), raw(v), d, MPFR_RNDN);
   }
   double tail = std::fabs(mpfr_get_d(raw(v), MPFR_RNDA));
-  if (inexact) tail += (plan.parts + 1) * 2.02 * vmag * std::ldexp(1.0, -wide_precision_bits());
+  if (inexact)
+    tail += (plan.parts + 1) * std::max(2.02 * vmag * std::ldexp(1.0, -wide_precision_bits()), 0x1p-1074);
   return tail;
 }
 
@@ -120,49 +122,55 @@ void gate_up_phase(Layer& L, OracleResult& o) {
   }
 }
 
-// y[t, i] from the exact sum, as hi + lo plus the remainder's bound.
-double finish_output(const ExactSum& ys, double& hi, double& lo) {
-  MpWide y, r;
-  double bound = mp_from_sum(ys, y);
+// y[t, i] as hi + lo; returns |y - hi - lo|, rounded up.
+double finish_output(const MpWide& y, double& hi, double& lo) {
+  MpWide r;  // the subtractions are exact: hi and lo share y's bit grid
   hi = mpfr_get_d(raw(y), MPFR_RNDN);
   mpfr_sub_d(raw(r), raw(y), hi, MPFR_RNDN);
   lo = mpfr_get_d(raw(r), MPFR_RNDN);
   mpfr_sub_d(raw(r), raw(r), lo, MPFR_RNDN);
-  return bound + std::fabs(mpfr_get_d(raw(r), MPFR_RNDA));
+  return std::fabs(mpfr_get_d(raw(r), MPFR_RNDA));
 }
 
+// Each part of the split (and its fma errors) is summed on its own: the
+// parts differ in magnitude by 2^-bits, so one joint sum would need several
+// more extraction levels over all the terms (BOUNDS.md 1.3).
 void down_phase(Layer& L, OracleResult& o) {
   const Shape& s = L.s;
-  const int64_t total = s.T * s.H;
-  const int tp = L.plan.terms();
+  const int64_t total = s.T * s.H, KI = s.k * s.I;
   // The double sums of |D| |v| and |D| verr have relative error below
   // (k I + 2) 2^-53; inflating by twice that keeps `err` an upper bound.
-  const double inflate = 1 + static_cast<double>(s.k * s.I + 2) * 0x1p-52;
+  const double inflate = 1 + static_cast<double>(KI + 2) * 0x1p-52;
 #pragma omp parallel
   {
-    std::vector<double> d(static_cast<size_t>(s.I));
-    std::vector<double> terms(static_cast<size_t>(s.k * s.I * tp));
+    std::vector<double> d(static_cast<size_t>(KI));  // (k, I) rows i of D_{e_j}
+    std::vector<double> prod(static_cast<size_t>(KI)), perr(static_cast<size_t>(KI));
+    MpWide y;
 #pragma omp for schedule(dynamic, 16)
     for (int64_t idx = 0; idx < total; ++idx) {
       const int64_t t = idx / s.H, i = idx % s.H;
       double cond = 0, ebound = 0;
-      size_t nt = 0;
       for (int64_t j = 0; j < s.k; ++j) {
         const int64_t tj = t * s.k + j;
-        decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, d.data());
-        for (int p = 0; p < L.plan.parts; ++p) {
-          const double* vp = &L.vpart[(tj * L.m + p) * s.I];
-          mul_into(d.data(), vp, &terms[nt], s.I);
-          if (L.plan.two_prod) two_prod_err(d.data(), vp, &terms[nt], &terms[nt + s.I], s.I);
-          nt += L.plan.two_prod ? 2 * s.I : s.I;
-        }
-        abs_dot2(d.data(), &L.vabs[tj * s.I], &L.verr[tj * s.I], s.I, cond, ebound);
+        decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
+        abs_dot2(&d[j * s.I], &L.vabs[tj * s.I], &L.verr[tj * s.I], s.I, cond, ebound);
       }
-      const ExactSum ys = exact_sum(terms.data(), nt);
-      const double rem = finish_output(ys, o.y_hi[idx], o.y_lo[idx]);
+      mpfr_set_zero(raw(y), 1);
+      double bound = 0;
+      for (int p = 0; p < L.plan.parts; ++p) {
+        int64_t maxp = 0, maxe = 0;
+        for (int64_t j = 0; j < s.k; ++j) {
+          const double* vp = &L.vpart[((t * s.k + j) * L.m + p) * s.I];
+          mul_into(&d[j * s.I], vp, &prod[j * s.I], s.I, maxp);
+          if (L.plan.two_prod) two_prod_err(&d[j * s.I], vp, &prod[j * s.I], &perr[j * s.I], s.I, maxe);
+        }
+        bound += mp_add_sum(exact_sum(prod.data(), KI, maxp), y);
+        if (L.plan.two_prod) bound += mp_add_sum(exact_sum(perr.data(), KI, maxe), y);
+      }
+      const double rem = finish_output(y, o.y_hi[idx], o.y_lo[idx]);
       o.cond[idx] = cond;
-      o.err[idx] = ebound * inflate + rem;
-      if (ebound == 0 && rem == 0) o.err[idx] = 0;
+      o.err[idx] = ebound * inflate + bound + rem;
+      if (ebound == 0 && bound == 0 && rem == 0) o.err[idx] = 0;
     }
   }
 }

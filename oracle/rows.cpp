@@ -65,10 +65,21 @@ void decode_e2m1(const uint8_t* d, int64_t K, int64_t block, Scale scale, double
   }
 }
 
+// WeightStack::row_bytes without its table lookup (hot path).
+int64_t row_bytes_fast(WeightFormat f, int64_t K) {
+  switch (f) {
+    case WeightFormat::bf16:
+    case WeightFormat::f16: return 2 * K;
+    case WeightFormat::mxfp4:
+    case WeightFormat::nvfp4: return (K + 1) / 2;
+    default: return K;
+  }
+}
+
 }  // namespace
 
 void decode_row(const WeightStack& w, int64_t e, int64_t r, double* out) {
-  const uint8_t* d = w.data.data() + (e * w.R + r) * w.row_bytes();
+  const uint8_t* d = w.data.data() + (e * w.R + r) * row_bytes_fast(w.format, w.K);
   const int64_t K = w.K;
   const auto& t = tables();
   switch (w.format) {

@@ -91,10 +91,11 @@ std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h) {
 Numerics warp_decl(Activation a) {
   Numerics n;
   n.accumulator = Format::f32;
-  n.gate_up = ReductionShape{kWarp, true, 0};
+  // Lane l takes terms l, l + 32, ... (chunk 1), then the xor butterfly.
+  n.gate_up = ReductionShape{kWarp, true, 0, 1};
   n.activation_ulps = declared_ulps(a);
   n.h_format = Format::f32;
-  n.down = ReductionShape{kWarp, true, 0};
+  n.down = ReductionShape{kWarp, true, 0, 1};
   n.combine = Combine::fold_partials;
   n.output_format = Format::f32;
   return n;
@@ -174,8 +175,8 @@ TEST(Bounds, PlainReferencesWithinTheirDeclarations) {
     const Case c = generate_case(spec_for(300 + k, wf, a, ValueDist::normal));
     const OracleResult o = run_oracle(c);
     Numerics n;
-    n.gate_up = ReductionShape{1, false, 0};
-    n.down = ReductionShape{1, false, 0};
+    n.gate_up = ReductionShape{1, false, 0, 1};  // sequential, increasing order
+    n.down = ReductionShape{1, false, 0, 1};
     n.combine = Combine::per_expert_outputs;
     n.expert_out_format = Format::f32;
     n.output_format = Format::f32;
