@@ -26,7 +26,7 @@ namespace moecheck::ec::test {
 namespace {
 
 constexpr double kHostValues = MOECHECK_TEST_LEVEL >= 2 ? 2e9 : 4e8;     // stored weight elements per case
-constexpr double kOracleMacs = MOECHECK_TEST_LEVEL >= 2 ? 2e10 : 1.5e9;  // full-oracle budget
+constexpr double kOracleMacs = MOECHECK_TEST_LEVEL >= 2 ? 2e10 : 4e8;  // full-oracle budget
 
 std::unique_ptr<Variant> make(const std::string& name) {
   return name == "expert_centric" ? make_expert_centric() : make_expert_centric_fused();
@@ -75,16 +75,16 @@ std::vector<std::pair<Config, PresetCase>> preset_configs() {
 // The pool of the last preset asked for (configs come preset by preset).
 Case& preset_pool(const Config& cfg) {
   static std::string name;
-  static int layout = -1;
   static Case pool;
-  if (name != cfg.shape_name || layout != static_cast<int>(cfg.layout)) {
+  if (name != cfg.shape_name) {
     const Shape& s = cfg.shape;
     ActivationSpec act;
     act.kind = cfg.act;
     pool = bench::pool_case(s, static_cast<int64_t>(kHostValues / (3.0 * static_cast<double>(s.H * s.I))), act,
                             cfg.layout, 77);
-    name = cfg.shape_name, layout = static_cast<int>(cfg.layout);
+    name = cfg.shape_name;
   }
+  pool.layout = cfg.layout;  // the weights are random either way; the layout says how to read them
   return pool;
 }
 
