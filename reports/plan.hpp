@@ -1,0 +1,48 @@
+// What a report sweeps: shapes x T x weight formats x routing x value
+// distributions (accuracy), and presets x T (throughput, GPU only). One plan
+// per --preset: smoke (host, under a minute on 2 cores), ci (GPU job, under
+// ~10 minutes), full (nightly).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/generate.hpp"
+
+namespace moecheck::report {
+
+struct SweepShape {
+  std::string name;     // a model preset, or "<preset>/mini" for a scaled-down copy
+  Shape shape;          // T unused
+  ActivationSpec act;
+};
+
+struct Plan {
+  std::string name;
+  std::vector<SweepShape> shapes;
+  std::vector<int64_t> tokens;
+  std::vector<WeightFormat> weights;
+  std::vector<RoutingDist> routings;
+  std::vector<ValueDist> values;
+  // The oracle runs on at most this many tokens of a batch (first, middle,
+  // last): full-size presets cost ~1e8 exact multiply-adds per token.
+  int64_t oracle_tokens = 0;  // 0: every token
+  // Throughput (GPU backend only): presets and batch sizes for the bench.
+  std::vector<std::string> bench_presets;
+  std::vector<int64_t> bench_tokens;
+  int bench_replays = 30;
+};
+
+Plan make_plan(const std::string& preset);  // throws InputError
+const std::vector<std::string>& plan_names();
+
+// One sweep point, before any variant runs.
+struct Config {
+  std::string id;  // stable key used by the regression gate
+  const SweepShape* shape = nullptr;
+  GenSpec spec;
+};
+std::vector<Config> expand(const Plan& p, uint64_t seed);
+
+}  // namespace moecheck::report

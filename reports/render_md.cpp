@@ -1,0 +1,154 @@
+// report.md: short enough for a pull-request comment, every figure from
+// report.json.
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "reports/accuracy.hpp"
+#include "reports/render.hpp"
+#include "reports/summary.hpp"
+
+namespace moecheck::report {
+namespace {
+
+std::string g(const json& v, const char* f = "%.3g") {
+  if (v.is_null()) return "-";
+  const double d = num(v);
+  if (std::isnan(d)) return v.is_string() ? v.get<std::string>() : "-";
+  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, f, d);
+  return buf;
+}
+
+std::string device_line(const json& r) {
+  const json& d = r["device"];
+  if (d["name"] == "none") return "none (" + d.value("reason", "") + ")";
+  return d["name"].get<std::string>() + ", sm " + d.value("compute_capability", "") + ", " +
+         std::to_string(d.value("sms", 0)) + " SMs, " + std::to_string(d.value("sm_clock_mhz", 0)) + " MHz SM / " +
+         std::to_string(d.value("mem_clock_mhz", 0)) + " MHz memory, driver CUDA " + d.value("driver_cuda_version", "");
+}
+
+void header(std::ostringstream& o, const json& r) {
+  o << "# moecheck report (" << r["preset"].get<std::string>() << ")\n\n";
+  const json& b = r["backend"];
+  if (b["name"] == "host")
+    o << "> **Host backend** (" << b["why_host"].get<std::string>()
+      << "): variants ran as their bit-exact host twins; device-only variants are skipped and there are no "
+         "throughput figures.\n\n";
+  o << "| | |\n|---|---|\n";
+  o << "| date | " << r["date"].get<std::string>() << " |\n";
+  o << "| device | " << device_line(r) << " |\n";
+  o << "| build | " << r["build"]["commit"].get<std::string>() << " (" << r["build"]["build_type"].get<std::string>()
+    << ", CUDA " << (r["build"]["cuda"].get<bool>() ? r["build"]["cuda_architectures"].get<std::string>() : "off")
+    << ") |\n";
+  o << "| seed | " << r["seed"].get<std::string>() << " |\n";
+  o << "| points | " << r["configs"].size() << " in " << g(r["elapsed_s"], "%.1f") << " s |\n\n";
+}
+
+void gate_section(std::ostringstream& o, const json& r) {
+  if (!r.contains("gate")) return;
+  const json& gt = r["gate"];
+  o << "## Regression gate: " << (gt["passed"].get<bool>() ? "passed" : "**REGRESSED**") << "\n\n";
+  o << "Against `" << gt["baseline"].get<std::string>() << "` (" << gt["baseline_date"].get<std::string>()
+    << ", commit " << gt["baseline_commit"].get<std::string>() << "): " << gt["accuracy_compared"]
+    << " accuracy results and " << gt["throughput_compared"] << " timings compared.\n\n";
+  for (const json& x : gt["regressions"]) o << "- regressed: " << x.get<std::string>() << "\n";
+  for (const json& x : gt["notes"]) o << "- note: " << x.get<std::string>() << "\n";
+  o << "\n";
+}
+
+void accuracy_section(std::ostringstream& o, const json& r) {
+  o << "## Accuracy against the oracle\n\n";
+  o << "u*c: error in units of u_fp32 times the output's condition magnitude c (meaningful near cancellation); "
+       "bound ratio: max error / rigorous bound (must stay <= 1).\n\n";
+  o << "| variant | ok | violation | skipped | max u*c | max bound ratio | median rel L2 | min cosine | max abs | "
+       "max ulps | correctly rounded (median) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const json& v : r["aggregate"]["variants"]) {
+    o << "| " << v["variant"].get<std::string>() << " | " << v["ok"] << " | " << v["violation"] << " | "
+      << v["skipped"] << " | ";
+    if (v.contains("max_ucond"))
+      o << g(v["max_ucond"]) << " | " << g(v["max_bound_ratio"]) << " | " << g(v["median_rel_l2"]) << " | "
+        << g(v["min_cosine"], "%.9f") << " | " << g(v["max_abs"]) << " | " << v["max_ulps"] << " | "
+        << g(v["median_frac_correctly_rounded"]) << " |\n";
+    else
+      o << "- | - | - | - | - | - | - |\n";
+  }
+  for (const char* ref : {"fp32", "fp64"}) {
+    const json& a = r["aggregate"]["references"][ref];
+    o << "| *plain " << ref << " reference* | | | | " << g(a["max_ucond"]) << " | | " << g(a["median_rel_l2"]) << " | "
+      << g(a["min_cosine"], "%.9f") << " | " << g(a["max_abs"]) << " | " << a["max_ulps"] << " (fp32 ulps) | "
+      << g(a["median_frac_correctly_rounded"]) << " |\n";
+  }
+  o << "\n";
+}
+
+void ratio_section(std::ostringstream& o, const json& r) {
+  const json& ar = r["accuracy_ratios"];
+  if (ar["rows"].empty()) return;
+  o << "## Accuracy ratio over " << ar["baseline"].get<std::string>() << "\n\nMetric: " << ar["metric"].get<std::string>()
+    << ". The fp32-reference column repeats it against a plain fp32 reference instead of the oracle.\n\n";
+  o << "| variant | weights | vs oracle (geomean [min, max]) | vs fp32 reference | points |\n|---|---|---|---|---|\n";
+  for (const json& x : ar["rows"])
+    o << "| " << x["variant"].get<std::string>() << " | " << x["weights"].get<std::string>() << " | "
+      << g(x["vs_oracle"]["geomean"]) << "x [" << g(x["vs_oracle"]["min"]) << ", " << g(x["vs_oracle"]["max"])
+      << "] | " << g(x["vs_fp32_reference"]["geomean"]) << "x | " << x["vs_oracle"]["points"] << " |\n";
+  o << "\n";
+}
+
+void throughput_section(std::ostringstream& o, const json& r) {
+  const json& t = r["throughput"];
+  o << "## Throughput\n\n";
+  if (!t.contains("rows")) {
+    o << "Not measured: " << t.value("skipped", "") << ".\n\n";
+    return;
+  }
+  o << "On " << t["device"].get<std::string>() << "; streaming-read bandwidth " << g(t["read_gbps"], "%.0f")
+    << " GB/s measured in the same process.\n\n";
+  o << "| preset | T | variant | us median [p10, p90] | GB/s | % of read bw | speedup vs expert_centric |\n"
+       "|---|---|---|---|---|---|---|\n";
+  for (const json& x : t["rows"]) {
+    o << "| " << x["preset"].get<std::string>() << " | " << x["T"] << " | " << x["variant"].get<std::string>() << " | ";
+    if (x["status"] != "ok") {
+      o << x["status"].get<std::string>() << ": " << x.value("note", "") << " | | | |\n";
+      continue;
+    }
+    o << g(x["us"]["median"], "%.1f") << " [" << g(x["us"]["p10"], "%.1f") << ", " << g(x["us"]["p90"], "%.1f")
+      << "] | " << g(x["gbps"], "%.0f") << " | " << g(x["pct_read_bandwidth"], "%.1f") << " | "
+      << g(x["speedup_vs_expert_centric"], "%.2f") << " |\n";
+  }
+  o << "\nCrossover (batch size where the variant stops beating expert_centric):\n\n";
+  for (const json& c : t["crossover"])
+    o << "- " << c["preset"].get<std::string>() << ", " << c["variant"].get<std::string>() << ": "
+      << (c["T"].is_null() ? std::string("faster at every measured T") : "T ~ " + g(c["T"], "%.1f")) << "\n";
+  o << "\n";
+}
+
+void worst_section(std::ostringstream& o, const json& r) {
+  o << "## Worst cases\n\n| variant | point | bound ratio | max u*c | at (t, i) | replay |\n|---|---|---|---|---|---|\n";
+  int n = 0;
+  for (const json& w : r["worst_cases"]) {
+    if (++n > 5) break;
+    const std::string at =
+        w["at"].is_null() ? "-" : std::to_string(w["at"]["t"].get<int64_t>()) + ", " + std::to_string(w["at"]["i"].get<int64_t>());
+    o << "| " << w["variant"].get<std::string>() << " | " << w["config"].get<std::string>() << " | "
+      << g(w["max_bound_ratio"]) << " | " << g(w["max_ucond"]) << " | " << at << " | `" << w["replay"].get<std::string>()
+      << "` |\n";
+  }
+  o << "\nFull figures: report.json; charts: report.html.\n";
+}
+
+}  // namespace
+
+std::string render_markdown(const json& r) {
+  std::ostringstream o;
+  header(o, r);
+  gate_section(o, r);
+  accuracy_section(o, r);
+  ratio_section(o, r);
+  throughput_section(o, r);
+  worst_section(o, r);
+  return o.str();
+}
+
+}  // namespace moecheck::report

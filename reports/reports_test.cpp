@@ -1,0 +1,176 @@
+// Reports on the CPU: sweep plans, JSON figures, the accuracy of one real
+// sweep point on the host backend, summaries, the regression gate, the
+// crossover interpolation and the renderings.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "core/error.hpp"
+#include "kernels/registry.hpp"
+#include "reports/accuracy.hpp"
+#include "reports/gate.hpp"
+#include "reports/render.hpp"
+#include "reports/report.hpp"
+#include "reports/summary.hpp"
+#include "reports/throughput.hpp"
+
+namespace moecheck::report {
+namespace {
+
+TEST(Plan, IdsUniqueSeedsStableAcrossPlans) {
+  const Plan smoke = make_plan("smoke"), ci = make_plan("ci");
+  const std::vector<Config> a = expand(smoke, 1), b = expand(ci, 1), c = expand(smoke, 2);
+  std::set<std::string> ids;
+  for (const Config& x : a) EXPECT_TRUE(ids.insert(x.id).second) << x.id;
+  // The same point in another plan has the same seed; another report seed changes it.
+  for (const Config& x : a)
+    for (const Config& y : b)
+      if (x.id == y.id) EXPECT_EQ(x.spec.seed, y.spec.seed) << x.id;
+  EXPECT_NE(a[0].spec.seed, c[0].spec.seed);
+  EXPECT_THROW(make_plan("nightly"), InputError);
+}
+
+TEST(Json, NonFiniteFiguresRoundTrip) {
+  EXPECT_EQ(fig(INFINITY), "inf");
+  EXPECT_TRUE(std::isinf(num(fig(INFINITY))));
+  EXPECT_TRUE(std::isnan(num(fig(NAN))));
+  EXPECT_EQ(num(fig(0.25)), 0.25);
+}
+
+// One small real sweep point through warp_decode's host twin.
+json small_point(ValueDist values) {
+  static const SweepShape shape{"test", {1, 136, 72, 8, 4}, {}};
+  Config c;
+  c.shape = &shape;
+  c.spec.shape = shape.shape;
+  c.spec.shape.T = 3;
+  c.spec.values = values;
+  c.spec.seed = 7;
+  c.id = "test/" + std::string(values_name(values));
+  const AccuracyRun run{"host", {&find_variant("warp_decode"), &find_variant("warp_decode_h32")}, {}, 1};
+  return run_config(c, 0, run);
+}
+
+TEST(Accuracy, HostPointHasEveryFigure) {
+  const json p = small_point(ValueDist::normal);
+  ASSERT_EQ(p["results"].size(), 2u);
+  for (const json& r : p["results"]) {
+    EXPECT_EQ(r["status"], "ok") << r.dump();
+    const json& m = r["metrics"];
+    EXPECT_EQ(m["count"], 3 * 136);
+    EXPECT_GT(num(m["cosine"]), 0.999);
+    EXPECT_LE(num(m["max_bound_ratio"]), 1.0);
+    EXPECT_GT(num(m["rel_l2"]), 0.0);
+    EXPECT_TRUE(r["replay"].get<std::string>().find("--variant " + r["variant"].get<std::string>()) !=
+                std::string::npos);
+    int64_t n = m["ucond_hist"]["zero"].get<int64_t>() + m["ucond_hist"]["inf"].get<int64_t>();
+    for (const json& b : m["ucond_hist"]["counts"]) n += b.get<int64_t>();
+    EXPECT_EQ(n, 3 * 136);
+  }
+  EXPECT_TRUE(p["references"].contains("fp32"));
+  EXPECT_TRUE(p["references"].contains("fp64"));
+  // h in fp32 is no less accurate than h in bf16.
+  EXPECT_LE(num(p["results"][1]["metrics"]["rel_l2"]), num(p["results"][0]["metrics"]["rel_l2"]));
+}
+
+TEST(Accuracy, Fp32ReferenceIsMisleadingNearCancellation) {
+  const json normal = small_point(ValueDist::normal), cancel = small_point(ValueDist::cancel);
+  const double n32 = num(normal["references"]["fp32"]["rel_l2"]), c32 = num(cancel["references"]["fp32"]["rel_l2"]);
+  EXPECT_GT(c32, 100 * n32) << "fp32 reference rel L2: normal " << n32 << ", cancel " << c32;
+}
+
+json report_of(const std::vector<json>& points) {
+  json r = {{"schema", "moecheck-report"}, {"schema_version", kSchemaVersion}, {"seed", "1"}};
+  r["configs"] = points;
+  r["throughput"] = {{"skipped", "test"}};
+  return r;
+}
+
+TEST(Gate, PassesItselfCatchesLessAccurate) {
+  const json base = report_of({small_point(ValueDist::normal)});
+  EXPECT_TRUE(compare(base, base).ok());
+  json better = base;
+  for (json& r : better["configs"][0]["results"]) r["metrics"]["rel_l2"] = num(r["metrics"]["rel_l2"]) / 2;
+  const GateResult g = compare(better, base);
+  ASSERT_EQ(g.regressions.size(), 2u);
+  EXPECT_NE(g.regressions[0].find("relative L2 error"), std::string::npos) << g.regressions[0];
+  // Within the noise threshold is not a regression.
+  json slightly = base;
+  for (json& r : slightly["configs"][0]["results"]) r["metrics"]["rel_l2"] = num(r["metrics"]["rel_l2"]) / 1.05;
+  EXPECT_TRUE(compare(slightly, base).ok());
+}
+
+TEST(Gate, CatchesViolationsAndStatus) {
+  const json base = report_of({small_point(ValueDist::normal)});
+  json worse = base;
+  worse["configs"][0]["results"][0]["metrics"]["violations"] = 3;
+  worse["configs"][0]["results"][1] = {{"variant", "warp_decode_h32"}, {"status", "failed"}, {"reason", "boom"}};
+  const GateResult g = compare(base, worse);
+  ASSERT_EQ(g.regressions.size(), 2u);
+  EXPECT_NE(g.regressions[0].find("rigorous bound"), std::string::npos);
+  EXPECT_NE(g.regressions[1].find("ok -> failed"), std::string::npos);
+}
+
+TEST(Gate, ThroughputOnlyOnTheSameCard) {
+  auto rows = [](double us) {
+    return json{{"device", "NVIDIA H100"},
+                {"rows", json::array({{{"preset", "p"}, {"T", 8}, {"variant", "warp_decode"}, {"status", "ok"},
+                                       {"us", {{"median", us}}}}})}};
+  };
+  json a = report_of({}), b = report_of({});
+  a["throughput"] = rows(10.0), b["throughput"] = rows(12.0);
+  EXPECT_EQ(compare(a, b).regressions.size(), 1u);
+  EXPECT_TRUE(compare(b, a).ok());
+  b["throughput"]["device"] = "NVIDIA H200";
+  const GateResult g = compare(a, b);
+  EXPECT_TRUE(g.ok());
+  EXPECT_EQ(g.throughput_compared, 0);
+}
+
+TEST(Gate, RejectsOtherFiles) {
+  EXPECT_THROW(compare(json{{"rows", 1}}, report_of({})), InputError);
+  json future = report_of({});
+  future["schema_version"] = kSchemaVersion + 1;
+  EXPECT_THROW(compare(future, report_of({})), InputError);
+}
+
+bench::Row row(int64_t T, const std::string& v, double speedup) {
+  bench::Row r;
+  r.preset = "p", r.T = T, r.variant = v, r.speedup = speedup, r.us.median = 1, r.bytes = 1e6;
+  return r;
+}
+
+TEST(Throughput, CrossoverInterpolatesInLog2T) {
+  const json c = crossovers({row(8, "expert_centric", 1), row(8, "wd", 2.0), row(16, "wd", 1.5), row(32, "wd", 0.5),
+                             row(8, "fast", 3.0), row(32, "fast", 2.0)});
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_TRUE(c[0]["T"].is_null());  // "fast": never slower
+  EXPECT_NEAR(c[1]["T"].get<double>(), std::exp2(4.5), 1e-9);
+  EXPECT_EQ(c[1]["first_T_slower"], 32);
+}
+
+TEST(Render, HtmlIsSelfContainedAndMarkdownSaysHost) {
+  json r = report_of({small_point(ValueDist::normal)});
+  r["date"] = "d", r["preset"] = "smoke", r["command"] = "moecheck report </script><!--", r["elapsed_s"] = 1.0;
+  r["backend"] = {{"name", "host"}, {"why_host", "no device"}};
+  r["device"] = {{"name", "none"}, {"reason", "no device"}};
+  r["build"] = {{"commit", "abc"}, {"build_type", "Release"}, {"compiler", "gcc"}, {"cuda", false},
+                {"cuda_architectures", ""}};
+  const std::vector<std::string> names = {"warp_decode", "warp_decode_h32"};
+  r["aggregate"] = aggregate(r["configs"], names);
+  r["accuracy_ratios"] = accuracy_ratios(r["configs"], ratio_baseline(r["configs"], names), names);
+  r["worst_cases"] = worst_cases(r["configs"], 5);
+  const std::string html = render_html(r);
+  EXPECT_EQ(html.find("@REPORT_JSON@"), std::string::npos);
+  EXPECT_EQ(html.find("@SCRIPTS@"), std::string::npos);
+  EXPECT_EQ(html.find("</script><!--"), std::string::npos) << "report text must not end the script element";
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos) << "nothing fetched";
+  EXPECT_NE(html.find("vegaEmbed"), std::string::npos);
+  const std::string md = render_markdown(r);
+  EXPECT_NE(md.find("Host backend"), std::string::npos);
+  EXPECT_NE(md.find("Accuracy ratio over warp_decode"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moecheck::report

@@ -1,0 +1,164 @@
+#include "reports/summary.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "reports/accuracy.hpp"
+
+namespace moecheck::report {
+namespace {
+
+bool measured(const json& r) { return r.value("status", "") == "ok" || r.value("status", "") == "violation"; }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void add_hist(json& into, const json& h) {
+  if (into.is_null()) {
+    into = h;
+    return;
+  }
+  for (size_t b = 0; b < into["counts"].size(); ++b)
+    into["counts"][b] = into["counts"][b].get<int64_t>() + h["counts"][b].get<int64_t>();
+  into["zero"] = into["zero"].get<int64_t>() + h["zero"].get<int64_t>();
+  into["inf"] = into["inf"].get<int64_t>() + h["inf"].get<int64_t>();
+}
+
+struct Agg {
+  int ok = 0, violation = 0, failed = 0, skipped = 0;
+  double max_ucond = 0, max_bound = 0, max_abs = 0, min_cosine = 1;
+  int64_t max_ulps = 0, nonfinite = 0, violations = 0;
+  std::vector<double> rel_l2, cr;
+  json hist;
+
+  void add_metrics(const json& m) {
+    max_ucond = std::max(max_ucond, num(m["max_ucond"]));
+    max_abs = std::max(max_abs, num(m["max_abs"]));
+    min_cosine = std::min(min_cosine, num(m["cosine"]));
+    max_ulps = std::max(max_ulps, m["max_ulps"].get<int64_t>());
+    nonfinite += m["nonfinite"].get<int64_t>();
+    violations += m["violations"].get<int64_t>();
+    max_bound = std::max(max_bound, num(m["max_bound_ratio"]));
+    rel_l2.push_back(num(m["rel_l2"]));
+    cr.push_back(num(m["frac_correctly_rounded"]));
+    add_hist(hist, m["ucond_hist"]);
+  }
+  json to_json(bool with_bound) const {
+    json j = {{"max_ucond", fig(max_ucond)},       {"max_abs", fig(max_abs)},
+              {"min_cosine", fig(min_cosine)},     {"max_ulps", max_ulps},
+              {"median_rel_l2", fig(median(rel_l2))}, {"median_frac_correctly_rounded", fig(median(cr))},
+              {"nonfinite", nonfinite},            {"ucond_hist", hist}};
+    if (with_bound) j["max_bound_ratio"] = fig(max_bound), j["violations"] = violations;
+    return j;
+  }
+};
+
+}  // namespace
+
+json aggregate(const json& configs, const std::vector<std::string>& variants) {
+  std::map<std::string, Agg> by;
+  Agg r32, r64;
+  for (const json& c : configs) {
+    if (c.contains("references")) r32.add_metrics(c["references"]["fp32"]), r64.add_metrics(c["references"]["fp64"]);
+    for (const json& r : c["results"]) {
+      Agg& a = by[r["variant"].get<std::string>()];
+      const std::string st = r["status"];
+      a.ok += st == "ok", a.violation += st == "violation", a.failed += st == "failed", a.skipped += st == "skipped";
+      if (measured(r)) a.add_metrics(r["metrics"]);
+    }
+  }
+  json out;
+  out["variants"] = json::array();
+  for (const std::string& v : variants) {
+    const Agg& a = by[v];
+    json j = {{"variant", v}, {"ok", a.ok}, {"violation", a.violation}, {"failed", a.failed}, {"skipped", a.skipped}};
+    if (a.ok + a.violation > 0) j.update(a.to_json(true));
+    out["variants"].push_back(j);
+  }
+  out["references"] = {{"fp32", r32.to_json(false)}, {"fp64", r64.to_json(false)}};
+  return out;
+}
+
+std::string ratio_baseline(const json& configs, const std::vector<std::string>& variants) {
+  for (const json& c : configs)
+    for (const json& r : c["results"])
+      if (r["variant"] == "expert_centric" && measured(r)) return "expert_centric";
+  for (const std::string& v : variants)
+    for (const json& c : configs)
+      for (const json& r : c["results"])
+        if (r["variant"] == v && measured(r)) return v;
+  return "";
+}
+
+namespace {
+
+// Geometric mean, min and max of a / b over pairs with both > 0.
+json ratio_stats(const std::vector<std::pair<double, double>>& ab) {
+  double log_sum = 0, lo = INFINITY, hi = 0;
+  int n = 0;
+  for (auto [a, b] : ab) {
+    if (!(a > 0 && b > 0 && std::isfinite(a) && std::isfinite(b))) continue;
+    const double r = a / b;
+    log_sum += std::log(r), lo = std::min(lo, r), hi = std::max(hi, r), ++n;
+  }
+  if (n == 0) return {{"geomean", nullptr}, {"min", nullptr}, {"max", nullptr}, {"points", 0}};
+  return {{"geomean", std::exp(log_sum / n)}, {"min", lo}, {"max", hi}, {"points", n}};
+}
+
+}  // namespace
+
+json accuracy_ratios(const json& configs, const std::string& baseline, const std::vector<std::string>& variants) {
+  json out = {{"metric", kRatioMetric}, {"baseline", baseline}, {"rows", json::array()}};
+  if (baseline.empty()) return out;
+  // (variant, weights) -> pairs of (baseline, variant) errors.
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> vs_oracle, vs_fp32;
+  for (const json& c : configs) {
+    const json* base = nullptr;
+    for (const json& r : c["results"])
+      if (r["variant"] == baseline && measured(r)) base = &r;
+    if (!base) continue;
+    for (const json& r : c["results"]) {
+      if (r["variant"] == baseline || !measured(r)) continue;
+      const std::pair<std::string, std::string> key{r["variant"], c["weights"]};
+      vs_oracle[key].push_back({num((*base)["metrics"]["rel_l2"]), num(r["metrics"]["rel_l2"])});
+      vs_fp32[key].push_back({num((*base)["rel_l2_vs_fp32_reference"]), num(r["rel_l2_vs_fp32_reference"])});
+    }
+  }
+  for (const std::string& v : variants)
+    for (const auto& [key, pairs] : vs_oracle) {
+      if (key.first != v) continue;
+      out["rows"].push_back({{"variant", v}, {"weights", key.second}, {"vs_oracle", ratio_stats(pairs)},
+                             {"vs_fp32_reference", ratio_stats(vs_fp32[key])}});
+    }
+  return out;
+}
+
+json worst_cases(const json& configs, size_t n) {
+  std::vector<json> all;
+  for (const json& c : configs)
+    for (const json& r : c["results"]) {
+      if (!measured(r)) continue;
+      const json& m = r["metrics"];
+      json w = {{"variant", r["variant"]},       {"config", c["id"]},
+                {"status", r["status"]},         {"max_bound_ratio", m["max_bound_ratio"]},
+                {"at", m["max_bound_ratio_at"]}, {"max_ucond", m["max_ucond"]},
+                {"max_abs", m["max_abs"]},       {"max_ulps", m["max_ulps"]},
+                {"rel_l2", m["rel_l2"]},         {"oracle_tokens", c["oracle_tokens"]},
+                {"replay", r["replay"]}};
+      if (r.contains("first_violation")) w["first_violation"] = r["first_violation"];
+      all.push_back(w);
+    }
+  std::stable_sort(all.begin(), all.end(), [](const json& a, const json& b) {
+    const double ra = num(a["max_bound_ratio"]), rb = num(b["max_bound_ratio"]);
+    if (ra != rb) return ra > rb || std::isnan(ra);
+    return num(a["max_ucond"]) > num(b["max_ucond"]);
+  });
+  if (all.size() > n) all.resize(n);
+  return all;
+}
+
+}  // namespace moecheck::report

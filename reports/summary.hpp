@@ -1,0 +1,33 @@
+// Figures derived from the per-point results, stored in report.json so the
+// Markdown, the HTML and the regression gate all read the same numbers.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace moecheck::report {
+
+using json = nlohmann::ordered_json;
+
+// The accuracy-ratio metric, stated in every output.
+inline constexpr const char* kRatioMetric =
+    "relative L2 error against the oracle, ||y - y_oracle||_2 / ||y_oracle||_2: ratio = rel_l2(baseline) / "
+    "rel_l2(variant), geometric mean over the points both ran (> 1: the variant is closer to the exact result)";
+
+// Per variant: points ok/violation/failed/skipped, worst u*c error and bound
+// tightness, median relative L2, and the u*c-error histogram summed over
+// every point (the CDF chart). Also the fp32/fp64 references' aggregates.
+json aggregate(const json& configs, const std::vector<std::string>& variants);
+
+// Accuracy ratio of each variant over `baseline` per weight format, on both
+// the oracle and the plain fp32 reference (what "closer to fp32" claims use).
+json accuracy_ratios(const json& configs, const std::string& baseline, const std::vector<std::string>& variants);
+
+// The `n` results with the largest bound ratio (then u*c error), with replay.
+json worst_cases(const json& configs, size_t n);
+
+// The ratio baseline: expert_centric where it ran, else the first variant.
+std::string ratio_baseline(const json& configs, const std::vector<std::string>& variants);
+
+}  // namespace moecheck::report
