@@ -90,7 +90,9 @@ int ceil_log2(size_t n) {
 
 ExactSum exact_sum(double* p, size_t n) { return exact_sum(p, n, n ? max_abs_bits(p, n) : 0); }
 
-ExactSum exact_sum(double* p, size_t n, int64_t maxbits) {
+ExactSum exact_sum(double* p, size_t n, int64_t maxbits) { return exact_sum(p, n, maxbits, 0); }
+
+ExactSum exact_sum(double* p, size_t n, int64_t maxbits, double sum_abs) {
   ExactSum r;
   if (n == 0) return r;
   if (maxbits >= 0x7ff0000000000000LL) {  // inf or NaN among the terms
@@ -110,7 +112,13 @@ ExactSum exact_sum(double* p, size_t n, int64_t maxbits) {
       maxbits = max_abs_bits(p, n);
       continue;
     }
-    const int k = e + 2 + logn;  // sigma = 2^k >= 2 n max|p|
+    int k = e + 2 + logn;  // sigma = 2^k >= 2 n max|p|
+    if (r.levels == 0 && scale == 0 && sum_abs > 0 && std::isfinite(sum_abs)) {
+      // sigma >= 2 sum|p| >= 2 max|p| also keeps every partial sum of the q
+      // (at most sum|p| + n 2^-53 sigma) below sigma.
+      const int ks = std::ilogb(sum_abs) + 2;  // 2^ks > 2 sum_abs
+      if (ks < k && n < (size_t{1} << 50)) k = ks;
+    }
     if (k > 1023) break;         // beyond double range: falls to the bounded rest
     r.level_exp[r.levels] = scale;
     r.level[r.levels++] = extract_level(p, n, pow2(k), maxbits);

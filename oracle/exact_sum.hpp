@@ -40,5 +40,9 @@ ExactSum exact_sum(double* p, size_t n);
 // The same when the caller already knows the largest |p| as its bit pattern
 // with the sign cleared (what mul_into returns).
 ExactSum exact_sum(double* p, size_t n, int64_t max_abs_bits);
+// With sum_abs >= sum |p| as well: the first level's sigma may then be
+// 2 sum_abs (any partial sum of the q stays below it), which is usually
+// several bits below 2 n max|p| and saves a level.
+ExactSum exact_sum(double* p, size_t n, int64_t max_abs_bits, double sum_abs);
 
 }  // namespace moecheck

@@ -97,14 +97,15 @@ std::vector<Real> naive_layer(const Case& c) {
 using Quad = boost::multiprecision::cpp_bin_float_quad;
 
 // bench-oracle's baseline: naive cpp_bin_float_quad h for `n_rows` (t, j, n)
-// triples starting at 0 and y for `n_out` outputs (using the oracle's h
-// rounded to quad for those, since the naive h of every neuron would take
-// minutes). Returns the multiply-adds done; y values to `y_out`.
+// triples starting at 0 (timed), and y for `n_out` outputs spread over
+// (T, H) (timed). Tokens whose neurons all got a naive h use it for y (the
+// untimed recomputation), others the oracle's h rounded to double.
 struct NaiveRun {
   int64_t gate_up_madds = 0, down_madds = 0;
   double gate_up_seconds = 0, down_seconds = 0;
-  std::vector<double> y;  // (n_out) RN-to-double of the quad result
+  std::vector<double> y, y_lo;  // (n_out) the quad result as a double-double
   std::vector<int64_t> y_index;
+  std::vector<bool> naive_h;    // whether that output's h was computed naively
 };
 NaiveRun naive_quad_subset(const Case& c, const std::vector<double>& oracle_h, int64_t n_rows, int64_t n_out);
 

@@ -56,7 +56,9 @@ ExactSum dot_exact(const double* row, const double* x, size_t n, bool two_prod, 
     two_prod_err(row, x, prod, prod + n, n, maxbits);
     terms = 2 * n;
   }
-  return exact_sum(prod, terms, maxbits);
+  // cond is a double sum of |p| (relative error < n 2^-53) and the fma
+  // errors add at most 2^-53 of it: 1 + 2^-40 covers both.
+  return exact_sum(prod, terms, maxbits, cond * (1 + 0x1p-40));
 }
 
 struct Layer {
@@ -159,12 +161,13 @@ void down_phase(Layer& L, OracleResult& o) {
       double bound = 0;
       for (int p = 0; p < L.plan.parts; ++p) {
         int64_t maxp = 0, maxe = 0;
+        double abs_sum = 0;
         for (int64_t j = 0; j < s.k; ++j) {
           const double* vp = &L.vpart[((t * s.k + j) * L.m + p) * s.I];
-          mul_into(&d[j * s.I], vp, &prod[j * s.I], s.I, maxp);
+          abs_sum += mul_into(&d[j * s.I], vp, &prod[j * s.I], s.I, maxp);
           if (L.plan.two_prod) two_prod_err(&d[j * s.I], vp, &prod[j * s.I], &perr[j * s.I], s.I, maxe);
         }
-        bound += mp_add_sum(exact_sum(prod.data(), KI, maxp), y);
+        bound += mp_add_sum(exact_sum(prod.data(), KI, maxp, abs_sum * (1 + 0x1p-40)), y);
         if (L.plan.two_prod) bound += mp_add_sum(exact_sum(perr.data(), KI, maxe), y);
       }
       const double rem = finish_output(y, o.y_hi[idx], o.y_lo[idx]);

@@ -34,10 +34,15 @@ float f32_at(const std::vector<uint8_t>& v, int64_t idx) {
   return x;
 }
 
+__attribute__((target_clones("avx2", "default")))
 void decode_bf16(const uint8_t* d, int64_t K, double* out) {
   for (int64_t k = 0; k < K; ++k) {
-    const uint32_t c = d[2 * k] | (static_cast<uint32_t>(d[2 * k + 1]) << 8);
-    out[k] = static_cast<double>(bits_float(c << 16));
+    uint16_t c;
+    std::memcpy(&c, d + 2 * k, 2);  // little-endian host
+    const uint32_t b = static_cast<uint32_t>(c) << 16;
+    float f;
+    std::memcpy(&f, &b, 4);
+    out[k] = static_cast<double>(f);
   }
 }
 

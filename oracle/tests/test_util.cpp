@@ -16,7 +16,7 @@ namespace {
 // RapidCheck reads RC_PARAMS once, lazily: set the level's case count before
 // main unless the user chose one.
 const int kRcParams = [] {
-  const int n = cases(15, 60, 600);
+  const int n = cases(15, 100, 1000);
   const std::string p = "max_success=" + std::to_string(n) + " max_size=100";
   setenv("RC_PARAMS", p.c_str(), 0);
   return 0;
