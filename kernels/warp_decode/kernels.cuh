@@ -80,6 +80,21 @@ __device__ __forceinline__ void load_h8(const typename HT::Store* p, float (&v)[
   }
 }
 
+// Programmatic dependent launch (sm_90+): kernel 2 may start while kernel 1
+// drains; it touches nothing kernel 1 writes until griddepcontrol.wait, which
+// returns once kernel 1 has completed and its writes are visible. Elsewhere
+// these are no-ops and the launch is plain stream order.
+__device__ __forceinline__ void allow_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_for_producer() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Kernel 1: warp (t, j, n) -> h[t, j, n] = act(G_e[n] . x_t, U_e[n] . x_t).
 // kVec: H % 8 == 0 and 16-byte aligned bases, so every chunk is one uint4.
 template <class HT, bool kVec>
@@ -91,7 +106,7 @@ __global__ void __launch_bounds__(kThreads) gate_up_kernel(KernelArgs a, typenam
   const int64_t slot = a.topk_ids[tj];
   const uint16_t* g_row = a.w13 + (slot * 2 * a.I + gate_row_of(a.layout, a.I, n)) * a.H;  // (H)
   const uint16_t* u_row = a.w13 + (slot * 2 * a.I + up_row_of(a.layout, a.I, n)) * a.H;   // (H)
-  const uint16_t* x_row = a.x + t * a.H;                                                // (H)
+  const uint16_t* x_row = a.x + t * a.H;                                                   // (H)
   float g = 0.0f, u = 0.0f;
   if constexpr (kVec) {
     const int64_t chunks = a.H / kChunk;
@@ -111,34 +126,87 @@ __global__ void __launch_bounds__(kThreads) gate_up_kernel(KernelArgs a, typenam
   u = warp_sum(u);
   const float hv = act::apply(a.act, g, u);
   if (lane == 0) h[warp] = HT::store(hv);
+  // Only now: kernel 2's blocks take SM slots as ours retire (a trigger at
+  // the start let waiting kernel-2 blocks crowd out kernel 1: measured
+  // slower on 235b/deepseek).
+  allow_dependents();
+}
+
+// Experts whose D chunks a lane loads at once (kCpl > 0 path): one DRAM
+// round trip per batch instead of one per expert; the first batch is loaded
+// before griddepcontrol.wait, overlapping kernel 1's drain.
+constexpr int kBatch = 4;
+
+template <int kCpl>
+__device__ __forceinline__ void load_d_batch(const KernelArgs& a, int64_t t, int64_t i, int64_t j0, int lane,
+                                             uint4 (&dw)[kBatch][kCpl]) {
+#pragma unroll
+  for (int b = 0; b < kBatch; ++b) {
+    if (j0 + b < a.k) {
+      const uint16_t* d_row = a.w2 + (static_cast<int64_t>(a.topk_ids[t * a.k + j0 + b]) * a.H + i) * a.I;
+#pragma unroll
+      for (int q = 0; q < kCpl; ++q) dw[b][q] = load_stream(d_row + (lane + q * kWarp) * kChunk);
+    }
+  }
 }
 
 // Kernel 2: warp (t, i) -> y[t, i] = sum_j w_j D_ej[i] . h[t, j].
-template <class HT, bool kVec>
+// kCpl: -1 scalar path (any I); 0 vector path, any I % 8 == 0; > 0 vector
+// path with I == 256 kCpl (kCpl chunks per lane, loads batched over experts).
+// The fma order is the same on every path: per expert a lane chain over its
+// chunks from +0, then acc = fma(w_j, p_j, acc).
+template <class HT, int kCpl>
 __global__ void __launch_bounds__(kThreads) down_kernel(KernelArgs a, const typename HT::Store* __restrict__ h) {
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * (kThreads / kWarp) + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
-  if (warp >= a.T * a.H) return;
+  const bool live = warp < a.T * a.H;
   const int64_t i = warp % a.H, t = warp / a.H;
   float acc = 0.0f;
-  for (int64_t j = 0; j < a.k; ++j) {
-    const int64_t tj = t * a.k + j;
-    const uint16_t* d_row = a.w2 + (static_cast<int64_t>(a.topk_ids[tj]) * a.H + i) * a.I;  // (I)
-    const typename HT::Store* h_row = h + tj * a.I;                                          // (I)
-    float p = 0.0f;
-    if constexpr (kVec) {
-      const int64_t chunks = a.I / kChunk;
-#pragma unroll 4
-      for (int64_t c = lane; c < chunks; c += kWarp) {
-        const uint4 dw = load_stream(d_row + c * kChunk);
-        float hv[8];
-        load_h8<HT>(h_row + c * kChunk, hv);
-        p = chunk_fma(dw, hv, p);
+  if constexpr (kCpl > 0) {
+    uint4 dw[kBatch][kCpl];
+    if (live) load_d_batch<kCpl>(a, t, i, 0, lane, dw);  // weights: not written by kernel 1
+    wait_for_producer();
+    if (!live) return;
+    for (int64_t j0 = 0; j0 < a.k; j0 += kBatch) {
+      if (j0 > 0) load_d_batch<kCpl>(a, t, i, j0, lane, dw);
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        if (j0 + b < a.k) {
+          const int64_t tj = t * a.k + j0 + b;
+          const typename HT::Store* h_row = h + tj * a.I;  // (I)
+          float p = 0.0f;
+#pragma unroll
+          for (int q = 0; q < kCpl; ++q) {
+            float hv[8];
+            load_h8<HT>(h_row + (lane + q * kWarp) * kChunk, hv);
+            p = chunk_fma(dw[b][q], hv, p);
+          }
+          acc = __fmaf_rn(a.topk_weights[tj], p, acc);
+        }
       }
-    } else {
-      p = lane_dot<Bf16Weights, typename HT::Read>(d_row, h_row, a.I, lane, 0.0f);
     }
-    acc = __fmaf_rn(a.topk_weights[tj], p, acc);
+  } else {
+    wait_for_producer();
+    if (!live) return;
+    for (int64_t j = 0; j < a.k; ++j) {
+      const int64_t tj = t * a.k + j;
+      const uint16_t* d_row = a.w2 + (static_cast<int64_t>(a.topk_ids[tj]) * a.H + i) * a.I;  // (I)
+      const typename HT::Store* h_row = h + tj * a.I;                                          // (I)
+      float p = 0.0f;
+      if constexpr (kCpl == 0) {
+        const int64_t chunks = a.I / kChunk;
+#pragma unroll 4
+        for (int64_t c = lane; c < chunks; c += kWarp) {
+          const uint4 dw = load_stream(d_row + c * kChunk);
+          float hv[8];
+          load_h8<HT>(h_row + c * kChunk, hv);
+          p = chunk_fma(dw, hv, p);
+        }
+      } else {
+        p = lane_dot<Bf16Weights, typename HT::Read>(d_row, h_row, a.I, lane, 0.0f);
+      }
+      acc = __fmaf_rn(a.topk_weights[tj], p, acc);
+    }
   }
   acc = warp_sum(acc);
   if (lane == 0) a.y[warp] = f32_to_bf16_rn(acc);
@@ -148,6 +216,29 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 
 inline unsigned blocks_for(int64_t warps) {
   return static_cast<unsigned>((warps + kThreads / kWarp - 1) / (kThreads / kWarp));
+}
+
+// Kernel 2 as a programmatic dependent of kernel 1 where the device has it
+// (compute capability 9.0+); plain stream order elsewhere.
+template <class HT, int kCpl>
+void launch_down(const KernelArgs& a, const typename HT::Store* h, unsigned grid, cudaStream_t stream, bool pdl) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(grid);
+  cfg.blockDim = dim3(kThreads);
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  MOECHECK_CUDA(cudaLaunchKernelEx(&cfg, down_kernel<HT, kCpl>, a, h));
+}
+
+inline bool device_has_pdl() {
+  int dev = 0, major = 0;
+  MOECHECK_CUDA(cudaGetDevice(&dev));
+  MOECHECK_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  return major >= 9;
 }
 
 template <class HT>
@@ -167,10 +258,24 @@ void launch(const DeviceArgs& d, void* workspace, CUstream_st* stream) {
   else
     gate_up_kernel<HT, false><<<g1, kThreads, 0, stream>>>(a, h);
   MOECHECK_CHECK_LAUNCH();
-  if (vec2)
-    down_kernel<HT, true><<<g2, kThreads, 0, stream>>>(a, h);
+  const bool pdl = device_has_pdl();
+  const int64_t cpl = s.I % (kChunk * kWarp) == 0 ? s.I / (kChunk * kWarp) : 0;
+  if (!vec2)
+    launch_down<HT, -1>(a, h, g2, stream, pdl);
+  else if (cpl == 1)
+    launch_down<HT, 1>(a, h, g2, stream, pdl);
+  else if (cpl == 2)
+    launch_down<HT, 2>(a, h, g2, stream, pdl);
+  else if (cpl == 3)
+    launch_down<HT, 3>(a, h, g2, stream, pdl);
+  else if (cpl == 4)
+    launch_down<HT, 4>(a, h, g2, stream, pdl);
+  else if (cpl == 6)
+    launch_down<HT, 6>(a, h, g2, stream, pdl);
+  else if (cpl == 8)
+    launch_down<HT, 8>(a, h, g2, stream, pdl);
   else
-    down_kernel<HT, false><<<g2, kThreads, 0, stream>>>(a, h);
+    launch_down<HT, 0>(a, h, g2, stream, pdl);
   MOECHECK_CHECK_LAUNCH();
 }
 
