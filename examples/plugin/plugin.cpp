@@ -30,10 +30,12 @@ class Sequential final : public moecheck::Variant {
   // Declare exactly what the code does: the bounds are derived from this.
   moecheck::Numerics numerics(const moecheck::Case&) const override {
     moecheck::Numerics n;
-    n.gate_up = moecheck::ReductionShape{1, true, 0};  // one sequential fma chain over H
+    // One sequential fma chain over H in increasing order (chunk > 0 with one
+    // lane declares the order, so the bound follows the actual partial sums).
+    n.gate_up = moecheck::ReductionShape{1, true, 0, 1};
     n.activation_ulps = 1;                              // kernels/activation.hpp
     n.h_format = moecheck::Format::f32;
-    n.down = moecheck::ReductionShape{1, true, 0};
+    n.down = moecheck::ReductionShape{1, true, 0, 1};
     // Each expert's dot product is finished before w_j enters: a fold of
     // whole partials (one lane) is the fold_partials shape with lanes = 1.
     n.combine = moecheck::Combine::fold_partials;

@@ -28,28 +28,11 @@ size_t h_bytes(const Shape& s) {
   return static_cast<size_t>(s.T * s.k * s.I) * sizeof(typename HT::Store);
 }
 
-// Declared lane count for a length-n reduction. The bounds model (Numerics
-// ReductionShape) has `lanes` chains of ceil(n / lanes) terms and a
-// ceil(log2 lanes)-level tree; our chains are dealt in 8-element chunks, so
-// lane 0's chain is up to 8 * ceil(ceil(n / 8) / 32) long, and only the
-// min(32, ceil(n / 8)) lanes that hold data round in the tree (adding an
-// exact zero does not round). Where 256 | n that is exactly lanes = 32;
-// otherwise declare the largest lane count whose model depth is not smaller
-// than ours (e.g. H = 2880: 30), so the derived bound stays rigorous.
-inline int declared_lanes(int64_t n) {
-  auto ceil_log2 = [](int64_t v) {
-    int d = 0;
-    while ((int64_t{1} << d) < v) ++d;
-    return d;
-  };
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  int64_t chain = 0;  // lane 0 holds the longest chain
-  for (int64_t c = 0; c < chunks; c += kWarp) chain += (n - c * kChunk < kChunk) ? n - c * kChunk : kChunk;
-  const int64_t actual = chain + ceil_log2(chunks < kWarp ? chunks : kWarp);
-  for (int lanes = kWarp; lanes > 1; --lanes)
-    if ((n + lanes - 1) / lanes + ceil_log2(lanes) >= actual) return lanes;
-  return 1;
-}
+// The reduction order both kernels run (warp_math.hpp), declared exactly so
+// the bounds follow it (running error bound over the actual partial sums):
+// 8-term chunks dealt round-robin to 32 lanes, one fma chain per lane from
+// +0, then the xor butterfly.
+constexpr ReductionShape kLaneOrder{kWarp, true, 0, kChunk};
 
 template <class HT>
 class WarpDecodeVariant final : public Variant {
@@ -62,13 +45,13 @@ class WarpDecodeVariant final : public Variant {
   std::string description() const override { return description_; }
   Claims claims() const override { return {true, true, true}; }
 
-  Numerics numerics(const Case& c) const override {
+  Numerics numerics(const Case&) const override {
     Numerics n;
     n.accumulator = Format::f32;
-    n.gate_up = ReductionShape{declared_lanes(c.shape.H), true, 0};
+    n.gate_up = kLaneOrder;
     n.activation_ulps = 1;  // kernels/activation.hpp: double evaluation, one rounding
     n.h_format = HT::format;
-    n.down = ReductionShape{declared_lanes(c.shape.I), true, 0};
+    n.down = kLaneOrder;
     n.combine = Combine::fold_partials;
     n.output_format = Format::bf16;
     return n;

@@ -148,28 +148,5 @@ TEST(WarpDecodeTwin, Undeclared_bf16_rounding_of_h_is_caught) {
   EXPECT_GT(lying.metrics.violations, 0) << "bf16 h passed the fp32-h bound: the bound cannot see this rounding";
 }
 
-// The declared lane count keeps the bound model's depth >= the kernel's:
-// count, element by element, the chain each lane runs (element q belongs to
-// lane (q / 8) % 32) and the tree levels where a lane holding data meets one.
-TEST(WarpDecodeTwin, Declared_lanes_cover_the_chunked_partition) {
-  for (int64_t n = 1; n <= 6000; ++n) {
-    int64_t count[32] = {};
-    for (int64_t q = 0; q < n; ++q) ++count[(q / 8) % 32];
-    int64_t chain = 0, active = 0;
-    for (int64_t v : count) {
-      chain = std::max(chain, v);
-      active += v > 0;
-    }
-    int tree = 0;
-    while ((int64_t{1} << tree) < active) ++tree;
-    const ReductionShape r{warp_decode::declared_lanes(n), true, 0};
-    ASSERT_GE(reduction_depth(r, n), chain + tree) << "n=" << n;
-    if (n % 256 == 0) {
-      ASSERT_EQ(r.lanes, 32) << "n=" << n;
-    }
-  }
-  EXPECT_EQ(warp_decode::declared_lanes(2880), 30);
-}
-
 }  // namespace
 }  // namespace moecheck
