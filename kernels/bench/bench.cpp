@@ -56,31 +56,12 @@ Stats summarize(std::vector<double> v) {
   return s;
 }
 
-// k distinct of `from` for each of T tokens, weights positive summing to 1.
-static void draw_routing(std::mt19937_64& rng, int64_t T, int64_t k, const std::vector<int32_t>& from,
-                         std::vector<int32_t>& ids, std::vector<float>& w) {
-  std::vector<int32_t> pool = from;
-  ids.assign(static_cast<size_t>(T * k), 0);
-  w.assign(static_cast<size_t>(T * k), 0.0f);
-  std::uniform_real_distribution<float> u(0.05f, 1.0f);
-  for (int64_t t = 0; t < T; ++t) {
-    float sum = 0;
-    for (int64_t j = 0; j < k; ++j) {
-      std::uniform_int_distribution<size_t> pick(static_cast<size_t>(j), pool.size() - 1);
-      std::swap(pool[static_cast<size_t>(j)], pool[pick(rng)]);
-      ids[t * k + j] = pool[static_cast<size_t>(j)];
-      sum += (w[t * k + j] = u(rng));
-    }
-    for (int64_t j = 0; j < k; ++j) w[t * k + j] /= sum;
-  }
-}
-
 LayerRouting random_routing(const Shape& s, uint64_t seed) {
   LayerRouting r;
   std::mt19937_64 rng(seed);
   std::vector<int32_t> all(static_cast<size_t>(s.E));
   std::iota(all.begin(), all.end(), 0);
-  draw_routing(rng, s.T, s.k, all, r.ids, r.weights);
+  draw_routing(rng, s.T, s.k, all, false, r.ids, r.weights);
   std::set<int32_t> used(r.ids.begin(), r.ids.end());
   r.experts.assign(used.begin(), used.end());
   r.slots.resize(r.ids.size());

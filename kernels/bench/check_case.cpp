@@ -1,18 +1,37 @@
 #include "kernels/bench/check_case.hpp"
 
+#include "kernels/bench/hash.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
 
 namespace moecheck::bench {
-namespace {
 
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+void draw_routing(std::mt19937_64& rng, int64_t T, int64_t k, std::vector<int32_t> pool, bool one_set,
+                  std::vector<int32_t>& ids, std::vector<float>& w) {
+  ids.assign(static_cast<size_t>(T * k), 0);
+  w.assign(static_cast<size_t>(T * k), 0.0f);
+  std::uniform_real_distribution<float> uw(0.05f, 1.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    if (!one_set || t == 0) {
+      // Partial Fisher-Yates: pool[0, k) becomes k distinct experts.
+      for (int64_t j = 0; j < k; ++j) {
+        std::uniform_int_distribution<size_t> pick(static_cast<size_t>(j), pool.size() - 1);
+        std::swap(pool[static_cast<size_t>(j)], pool[pick(rng)]);
+      }
+    }
+    float sum = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      ids[t * k + j] = pool[static_cast<size_t>(j)];
+      sum += (w[t * k + j] = uw(rng));
+    }
+    for (int64_t j = 0; j < k; ++j) w[t * k + j] /= sum;
+  }
 }
+
+namespace {
 
 // (E, R, K) bf16 codes, uniform in (-scale, scale), never 0 before rounding.
 void fill_stack(WeightStack& w, uint64_t seed, float scale) {
@@ -21,9 +40,7 @@ void fill_stack(WeightStack& w, uint64_t seed, float scale) {
   uint8_t* d = w.data.data();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(i));
-    const float u = static_cast<float>((h >> 40) | 1u) * (1.0f / 8388608.0f) - 1.0f;
-    const uint16_t code = f32_to_bf16_rn(u * scale);
+    const uint16_t code = hashed_bf16(seed, static_cast<uint64_t>(i), scale);
     d[2 * i] = static_cast<uint8_t>(code & 0xff), d[2 * i + 1] = static_cast<uint8_t>(code >> 8);
   }
 }
@@ -77,23 +94,7 @@ void reroute(Case& c, int64_t T, PoolRouting r, uint64_t seed) {
     pool.resize(static_cast<size_t>(c.shape.E));
     std::iota(pool.begin(), pool.end(), 0);
   }
-  c.topk_ids.assign(static_cast<size_t>(T * k), 0);
-  c.topk_weights.assign(static_cast<size_t>(T * k), 0.0f);
-  std::uniform_real_distribution<float> uw(0.05f, 1.0f);
-  for (int64_t t = 0; t < T; ++t) {
-    if (r == PoolRouting::uniform || t == 0) {
-      for (int64_t j = 0; j < k; ++j) {
-        std::uniform_int_distribution<size_t> pick(static_cast<size_t>(j), pool.size() - 1);
-        std::swap(pool[static_cast<size_t>(j)], pool[pick(rng)]);
-      }
-    }
-    float sum = 0;
-    for (int64_t j = 0; j < k; ++j) {
-      c.topk_ids[t * k + j] = pool[static_cast<size_t>(j)];
-      sum += (c.topk_weights[t * k + j] = uw(rng));
-    }
-    for (int64_t j = 0; j < k; ++j) c.topk_weights[t * k + j] /= sum;
-  }
+  draw_routing(rng, T, k, pool, r == PoolRouting::one_set, c.topk_ids, c.topk_weights);
   c.provenance = "{\"batch\": {\"T\": " + std::to_string(T) + ", \"routing\": \"" +
                  (r == PoolRouting::uniform ? "uniform" : "one_set") + "\", \"seed\": " + std::to_string(seed) +
                  "}, \"pool\": " + pool_prov + "}";

@@ -6,11 +6,18 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "core/problem.hpp"
 
 namespace moecheck::bench {
+
+// For each of T tokens k distinct experts of `pool` (one_set: the same k for
+// every token), and positive weights summing to 1. (T, k) each.
+void draw_routing(std::mt19937_64& rng, int64_t T, int64_t k, std::vector<int32_t> pool, bool one_set,
+                  std::vector<int32_t>& ids, std::vector<float>& w);
 
 // Weights of `pool` experts (distinct global ids spread over E), uniform in
 // (-1, 1)/sqrt(K) rounded to bf16, no token yet (call reroute).

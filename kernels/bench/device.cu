@@ -4,8 +4,8 @@
 #include <stdexcept>
 
 #include "core/cuda_check.hpp"
-#include "core/formats.hpp"
 #include "kernels/bench/device.hpp"
+#include "kernels/bench/hash.hpp"
 
 namespace moecheck::bench {
 namespace {
@@ -27,20 +27,10 @@ __global__ void read_kernel(const uint4* __restrict__ p, int64_t n, unsigned* si
   if (acc == 0x9e3779b9u) *sink = acc;  // practically never; the compiler cannot know
 }
 
-__device__ __forceinline__ uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 __global__ void fill_bf16_kernel(uint16_t* p, int64_t n, uint64_t seed, float scale) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(i));
-    // 24 random bits -> (-1, 1), never exactly 0 (odd numerator).
-    const float u = (static_cast<float>((h >> 40) | 1u) * (1.0f / 8388608.0f)) - 1.0f;
-    p[i] = f32_to_bf16_rn(u * scale);
-  }
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    p[i] = hashed_bf16(seed, static_cast<uint64_t>(i), scale);
 }
 
 }  // namespace

@@ -98,16 +98,16 @@ uint16_t code16(const std::vector<uint8_t>& d, int64_t i) {
 float bf(const std::vector<uint8_t>& d, int64_t i) { return bf16_to_f32(code16(d, i)); }
 float round_bf16(float v) { return bf16_to_f32(f32_to_bf16_rn(v)); }
 
-// One fp32 chain over blocks of 16 exact products (each block summed exactly
-// in double and rounded once when added, as a round-to-nearest tensor core
-// would; real ones may truncate, which the declared unit covers).
-float blocked_dot(const std::vector<uint8_t>& a, int64_t a0, const std::vector<uint8_t>& b, int64_t b0, int64_t K,
-                  const float* a_f32 = nullptr) {
+// One fp32 chain over blocks of 16 exact products a(k) * b(k): each block
+// summed exactly in double and rounded once when added, as a
+// round-to-nearest tensor core would (real ones may truncate, which the
+// declared accumulator unit covers).
+template <class A, class B>
+float blocked_dot(int64_t K, A a, B b) {
   float acc = 0.0f;
   for (int64_t kb = 0; kb < K; kb += 16) {
     double s = acc;
-    for (int64_t k = kb; k < kb + 16 && k < K; ++k)
-      s += static_cast<double>(a_f32 ? a_f32[k] : bf(a, a0 + k)) * bf(b, b0 + k);
+    for (int64_t k = kb; k < kb + 16 && k < K; ++k) s += static_cast<double>(a(k)) * b(k);
     acc = static_cast<float>(s);
   }
   return acc;
@@ -126,12 +126,15 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y) {
       const int64_t e = c.slot_of(c.id(t, j));
       std::vector<float> h(static_cast<size_t>(I));
       for (int64_t n = 0; n < I; ++n) {
-        const float g = blocked_dot(c.x, t * H, c.w13.data, (e * 2 * I + gate_row(c.layout, I, n)) * H, H);
-        const float u = blocked_dot(c.x, t * H, c.w13.data, (e * 2 * I + up_row(c.layout, I, n)) * H, H);
+        const int64_t g0 = (e * 2 * I + gate_row(c.layout, I, n)) * H, u0 = (e * 2 * I + up_row(c.layout, I, n)) * H;
+        auto x = [&](int64_t k) { return bf(c.x, t * H + k); };
+        const float g = blocked_dot(H, x, [&](int64_t k) { return bf(c.w13.data, g0 + k); });
+        const float u = blocked_dot(H, x, [&](int64_t k) { return bf(c.w13.data, u0 + k); });
         h[n] = round_bf16(act::apply(c.act, g, u));
       }
       for (int64_t i = 0; i < H; ++i) {
-        const float d = blocked_dot({}, 0, c.w2.data, (e * H + i) * I, I, h.data());
+        const int64_t d0 = (e * H + i) * I;
+        const float d = blocked_dot(I, [&](int64_t k) { return h[k]; }, [&](int64_t k) { return bf(c.w2.data, d0 + k); });
         yj[(t * k + j) * H + i] = fused ? c.weight(t, j) * d : round_bf16(d);
       }
     }

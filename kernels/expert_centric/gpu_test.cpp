@@ -48,7 +48,6 @@ void check_on_device(const Config& cfg, const Case& c) {
 // (bench/check_case.hpp; generate_case is too slow at these sizes), batches
 // routed uniformly over the pool or all on one set of k experts.
 struct PresetCase {
-  std::string preset;
   int64_t T;
   bench::PoolRouting routing;
 };
@@ -67,7 +66,7 @@ std::vector<std::pair<Config, PresetCase>> preset_configs() {
           c.layout = (i / 2) % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated;
           c.values = ValueDist::uniform;
           c.seed = 1000 + i++ / 2;
-          out.push_back({c, {std::string(p.name), T, r}});
+          out.push_back({c, {T, r}});
         }
   return out;
 }
