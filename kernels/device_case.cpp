@@ -19,7 +19,7 @@ bool cuda_available(std::string* why) {
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
     if (why) *why = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(e);
-    cudaGetLastError();  // clear the sticky-free error so later calls are not confused
+    cudaGetLastError();  // consume it so the next CUDA call does not report it
     return false;
   }
   if (n == 0) {
