@@ -1,0 +1,114 @@
+// moecheck fuzz: property-based fuzzing of one variant with shrinking and a
+// saved, replayable minimal case. moecheck replay: every property on a saved
+// case. Both need RapidCheck (moecheck_fuzz); without it they are absent.
+#if defined(MOECHECK_HAVE_FUZZ)
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "fuzz/runner.hpp"
+#include "kernels/device_case.hpp"
+#include "kernels/plugin.hpp"
+
+namespace moecheck::cli {
+namespace {
+
+struct FuzzFlags {
+  std::string variant, time = "60s", backend, properties, corpus = "fuzz/corpus";
+  std::vector<std::string> plugins;
+  int64_t cases = -1;
+  uint64_t seed = 1;
+  int max_size = 40;
+  double shrink_time = 60;
+};
+
+double parse_duration(const std::string& s) {
+  try {
+    size_t used = 0;
+    double v = std::stod(s, &used);
+    const std::string unit = s.substr(used);
+    if (unit == "m" || unit == "min") v *= 60;
+    else if (unit == "h") v *= 3600;
+    else if (!unit.empty() && unit != "s") throw std::invalid_argument(unit);
+    if (v < 0) throw std::invalid_argument(s);
+    return v;
+  } catch (const std::exception&) {
+    throw InputError("--time wants a duration like 60s, 5m or 90, got '" + s + "'");
+  }
+}
+
+std::string default_backend() { return cuda_available() ? "cuda" : "host"; }
+
+void fuzz_command(const FuzzFlags& f) {
+  for (const auto& p : f.plugins) load_plugin(p);
+  fuzz::FuzzOptions o;
+  o.variant = f.variant;
+  o.plugins = f.plugins;
+  o.time_s = parse_duration(f.time);
+  o.cases = f.cases;
+  o.seed = f.seed;
+  o.backend = props::parse_backend(f.backend.empty() ? default_backend() : f.backend);
+  o.properties = props::parse_property_list(f.properties);
+  o.corpus = f.corpus;
+  if (f.max_size < 0 || f.max_size > 100) throw InputError("--max-size is 0..100");
+  o.max_size = f.max_size;
+  o.shrink_time_s = f.shrink_time;
+  o.live = isatty(fileno(stdout)) != 0;
+  if (fuzz::run_fuzz(o, std::cout) != 0) throw CheckFailure("fuzzing " + f.variant + " found a failure (above)");
+}
+
+void setup_fuzz(CLI::App& root) {
+  auto f = std::make_shared<FuzzFlags>();
+  CLI::App* cmd = root.add_subcommand("fuzz", "Fuzz a variant with every property; shrink and save any failure");
+  cmd->add_option("--variant", f->variant, "Variant to fuzz")->required();
+  cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
+  cmd->add_option("--time", f->time, "Search time, e.g. 60s or 5m (default 60s)");
+  cmd->add_option("--cases", f->cases, "Stop after this many passing cases instead of a time");
+  cmd->add_option("--seed", f->seed, "RapidCheck seed: the same seed and --cases replay the same cases");
+  cmd->add_option("--backend", f->backend, "cuda or host (default: cuda where a device answers)");
+  cmd->add_option("--properties", f->properties, "Comma-separated properties (default: all)");
+  cmd->add_option("--corpus", f->corpus, "Directory for shrunk failing cases (default fuzz/corpus)");
+  cmd->add_option("--max-size", f->max_size, "RapidCheck size 0..100: shapes grow with it (default 40)");
+  cmd->add_option("--shrink-time", f->shrink_time, "Seconds to spend shrinking a failure (default 60)");
+  cmd->callback([f] { fuzz_command(*f); });
+}
+MOECHECK_COMMAND(setup_fuzz);
+
+struct ReplayFlags {
+  std::string file, variant, backend;
+  std::vector<std::string> plugins;
+};
+
+void setup_replay(CLI::App& root) {
+  auto f = std::make_shared<ReplayFlags>();
+  CLI::App* cmd = root.add_subcommand("replay", "Rerun every property on a saved case and print each verdict");
+  cmd->add_option("file", f->file, "Case file (.safetensors)")->required();
+  cmd->add_option("--variant", f->variant, "Only this variant (default: every registered variant)");
+  cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
+  cmd->add_option("--backend", f->backend, "cuda or host (default: both where available)");
+  cmd->callback([f] {
+    for (const auto& p : f->plugins) load_plugin(p);
+    std::string why;
+    if (f->backend == "cuda" && !cuda_available(&why)) {
+      // 77: CTest's SKIP_RETURN_CODE for the GPU corpus tests.
+      std::cout << "skipped: no CUDA device: " << why << "\n" << std::flush;
+      std::exit(77);
+    }
+    std::vector<std::string> backends;
+    if (!f->backend.empty()) backends.push_back(f->backend);
+    if (fuzz::run_replay(f->file, f->variant, backends, f->plugins, std::cout) != 0)
+      throw CheckFailure("a property failed on " + f->file);
+  });
+}
+MOECHECK_COMMAND(setup_replay);
+
+}  // namespace
+}  // namespace moecheck::cli
+#endif

@@ -1,0 +1,212 @@
+#include "fuzz/generators.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace moecheck::fuzz {
+namespace {
+
+// Sizes one off a vector width or a tile, where tail handling breaks.
+constexpr int64_t kEdgeSizes[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257};
+
+int64_t scaled(int size, int64_t lo, int64_t hi) { return lo + (hi - lo) * std::clamp(size, 0, 100) / 100; }
+
+// A dimension in [1, hi]: mostly uniform (shrinks to 1), often an edge size.
+rc::Gen<int64_t> gen_dim(int64_t hi) {
+  std::vector<int64_t> edges;
+  for (int64_t e : kEdgeSizes)
+    if (e <= hi) edges.push_back(e);
+  return rc::gen::weightedOneOf<int64_t>({{3, rc::gen::inRange<int64_t>(1, hi + 1)}, {2, rc::gen::elementOf(edges)}});
+}
+
+int64_t work(const Shape& s) { return s.T * s.k * s.I * s.H; }
+
+template <typename T>
+T pick(const std::vector<T>& v) {
+  return *rc::gen::elementOf(v);
+}
+
+}  // namespace
+
+GenOptions& default_gen_options() {
+  static GenOptions o;
+  return o;
+}
+
+rc::Gen<Shape> gen_shape(int size, int64_t work_budget) {
+  return rc::gen::exec([size, work_budget] {
+    Shape s;
+    s.T = *rc::gen::weightedOneOf<int64_t>(
+        {{3, rc::gen::inRange<int64_t>(1, scaled(size, 4, 64) + 1)}, {1, rc::gen::just<int64_t>(1)}});
+    s.H = *gen_dim(scaled(size, 40, 260));
+    s.I = *gen_dim(scaled(size, 20, 130));
+    s.E = *rc::gen::weightedOneOf<int64_t>(
+        {{4, rc::gen::inRange<int64_t>(1, scaled(size, 8, 64) + 1)}, {1, rc::gen::elementOf(std::vector<int64_t>{128, 256})}});
+    const int64_t kmax = std::min<int64_t>(16, s.E);
+    s.k = *rc::gen::weightedOneOf<int64_t>(
+        {{4, rc::gen::inRange<int64_t>(1, kmax + 1)}, {1, rc::gen::just<int64_t>(int64_t{s.E <= 16 ? s.E : kmax})}});
+    // Keep the oracle fast: shrink the biggest factor until the case fits.
+    const int64_t budget = std::max<int64_t>(1 << 12, work_budget * std::max(size, 4) / 100);
+    while (work(s) > budget) {
+      if (s.T > 1 && s.T >= s.k)
+        s.T = (s.T + 1) / 2;
+      else if (s.H >= s.I && s.H > 1)
+        s.H = (s.H + 1) / 2;
+      else if (s.I > 1)
+        s.I = (s.I + 1) / 2;
+      else if (s.k > 1)
+        s.k = (s.k + 1) / 2;
+      else
+        break;
+    }
+    return s;
+  });
+}
+
+rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
+  return rc::gen::withSize([opt](int size) {
+    return rc::gen::exec([opt, size] {
+      FuzzCase fc;
+      GenSpec& g = fc.spec;
+      g.shape = *gen_shape(size, opt.work_at_max_size);
+      std::vector<std::pair<WeightFormat, Format>> formats = opt.formats;
+      if (formats.empty())
+        for (WeightFormat w : all_weight_formats())
+          for (Format x : {Format::bf16, Format::f16, Format::f32}) formats.emplace_back(w, x);
+      std::tie(g.weights, g.x_format) = pick(formats);
+      std::vector<Activation> acts = opt.activations;
+      if (acts.empty())
+        acts = {Activation::swiglu, Activation::bilinear, Activation::geglu, Activation::swiglu_clamped};
+      g.act.kind = pick(acts);
+      g.layout = *rc::gen::element(GateUpLayout::concatenated, GateUpLayout::interleaved);
+      g.routing = *rc::gen::element(RoutingDist::uniform, RoutingDist::distinct, RoutingDist::one_set,
+                                    RoutingDist::zipf, RoutingDist::adversarial);
+      g.values = *rc::gen::weightedElement<ValueDist>(
+          {{4, ValueDist::normal}, {2, ValueDist::integer}, {2, ValueDist::uniform}, {2, ValueDist::heavy},
+           {2, ValueDist::cancel}});
+      // Every expert stored (so isolation can poison the unselected ones)
+      // unless that would dwarf the routed work.
+      g.storage = g.shape.E * g.shape.I * g.shape.H <= (int64_t{1} << 21) ? ExpertStorage::all : ExpertStorage::routed;
+      g.seed = *rc::gen::inRange<uint64_t>(1, 1u << 31);
+      // Half the cases carry specials; the risky kinds are drawn most often.
+      const auto kind = rc::gen::weightedElement<SpecialKind>(
+          {{4, SpecialKind::subnormal}, {2, SpecialKind::min_normal}, {3, SpecialKind::big}, {1, SpecialKind::near_max},
+           {2, SpecialKind::zero}, {1, SpecialKind::neg_zero}, {3, SpecialKind::tie}, {2, SpecialKind::power_of_two}});
+      const auto target = rc::gen::weightedElement<SpecialTarget>(
+          {{4, SpecialTarget::x}, {2, SpecialTarget::w13}, {2, SpecialTarget::w2}, {2, SpecialTarget::routing_weight}});
+      const int n = *rc::gen::weightedOneOf<int>({{1, rc::gen::just(0)}, {1, rc::gen::inRange(1, 6)}});
+      for (int i = 0; i < n; ++i)
+        fc.specials.push_back({*target, *kind, *rc::gen::arbitrary<uint32_t>(), *rc::gen::arbitrary<uint32_t>()});
+      return fc;
+    });
+  });
+}
+
+namespace {
+
+// The code of a special value in an IEEE-style format (bf16, f16, f32).
+uint32_t special_code(Format f, SpecialKind k, uint32_t bits) {
+  const MiniSpec m = mini_spec(f);
+  const uint32_t sign = (bits >> 31) ? 1u << (m.ebits + m.mbits) : 0u;
+  const uint32_t mant_mask = (1u << m.mbits) - 1;
+  const uint32_t emax = (1u << m.ebits) - 2;  // largest finite biased exponent
+  auto code = [&](uint32_t e, uint32_t mant) { return sign | (e << m.mbits) | (mant & mant_mask); };
+  switch (k) {
+    case SpecialKind::subnormal: return code(0, 1 + bits % mant_mask);
+    case SpecialKind::min_normal: return code(1, bits % 2);
+    case SpecialKind::big: return code(static_cast<uint32_t>(m.bias + m.bias / 3 + bits % 3), bits >> 8);
+    case SpecialKind::near_max: return code(emax, mant_mask - bits % 4);
+    case SpecialKind::zero: return 0;
+    case SpecialKind::neg_zero: return 1u << (m.ebits + m.mbits);
+    case SpecialKind::tie: return code(static_cast<uint32_t>(m.bias) - bits % 3, 1);
+    case SpecialKind::power_of_two: return code(static_cast<uint32_t>(m.bias) - 4 + bits % 8, 0);
+  }
+  return 0;
+}
+
+void put(std::vector<uint8_t>& bytes, int64_t idx, int nbytes, uint32_t code) {
+  std::memcpy(&bytes[static_cast<size_t>(idx * nbytes)], &code, static_cast<size_t>(nbytes));
+}
+
+}  // namespace
+
+void apply_special(Case& c, const Special& s) {
+  const Shape& sh = c.shape;
+  switch (s.target) {
+    case SpecialTarget::x: {
+      const int nb = format_bits(c.x_format) / 8;
+      put(c.x, s.where % (sh.T * sh.H), nb, special_code(c.x_format, s.kind, s.bits));
+      break;
+    }
+    case SpecialTarget::w13:
+    case SpecialTarget::w2: {
+      WeightStack& w = s.target == SpecialTarget::w13 ? c.w13 : c.w2;
+      if (w.format != WeightFormat::bf16 && w.format != WeightFormat::f16) break;
+      const Format f = element_format(w.format);
+      put(w.data, static_cast<int64_t>(s.where % static_cast<uint64_t>(w.E * w.R * w.K)), 2, special_code(f, s.kind, s.bits));
+      break;
+    }
+    case SpecialTarget::routing_weight: {
+      // Routing weights are softmax outputs: positive and never huge, so
+      // near_max becomes a plain large weight and the sign is dropped.
+      const SpecialKind k = s.kind == SpecialKind::near_max ? SpecialKind::big : s.kind;
+      uint32_t code = special_code(Format::f32, k, s.bits & 0x7fffffffu);
+      if (k == SpecialKind::big) code = float_bits(1024.0f);
+      float v;
+      std::memcpy(&v, &code, 4);
+      c.topk_weights[s.where % c.topk_weights.size()] = v;
+      break;
+    }
+  }
+}
+
+Case build_case(const FuzzCase& fc) {
+  Case c = generate_case(fc.spec);
+  for (const Special& s : fc.specials) apply_special(c, s);
+  return c;
+}
+
+std::string_view target_name(SpecialTarget t) {
+  static const char* n[] = {"x", "w13", "w2", "routing_weight"};
+  return n[static_cast<int>(t)];
+}
+std::string_view kind_name(SpecialKind k) {
+  static const char* n[] = {"subnormal", "min_normal", "big", "near_max", "zero", "neg_zero", "tie", "power_of_two"};
+  return n[static_cast<int>(k)];
+}
+
+std::string describe(const FuzzCase& fc) {
+  const GenSpec& g = fc.spec;
+  std::ostringstream os;
+  os << "T=" << g.shape.T << " H=" << g.shape.H << " I=" << g.shape.I << " E=" << g.shape.E << " k=" << g.shape.k
+     << " weights=" << weight_format_name(g.weights) << " x=" << format_name(g.x_format)
+     << " act=" << activation_name(g.act.kind) << " layout=" << layout_name(g.layout)
+     << " routing=" << routing_name(g.routing) << " values=" << values_name(g.values) << " seed=" << g.seed;
+  for (const Special& s : fc.specials)
+    os << " special(" << target_name(s.target) << "," << kind_name(s.kind) << ",at=" << s.where << ",bits=0x" << std::hex
+       << s.bits << std::dec << ")";
+  return os.str();
+}
+
+std::vector<std::string> coverage_tags(const FuzzCase& fc) {
+  const Shape& s = fc.spec.shape;
+  std::vector<std::string> t;
+  t.push_back(s.T == 1 ? "T=1" : s.T % 2 ? "T odd" : "T even");
+  t.push_back(s.H % 32 ? "H not /32" : "H /32");
+  t.push_back(s.I % 32 ? "I not /32" : "I /32");
+  if (s.k == s.E) t.push_back("k=E");
+  if (s.k == 1) t.push_back("k=1");
+  if (s.E >= 128) t.push_back("E>=128");
+  t.push_back(std::string("weights ") + std::string(weight_format_name(fc.spec.weights)));
+  t.push_back(std::string("act ") + std::string(activation_name(fc.spec.act.kind)));
+  t.push_back(std::string("routing ") + std::string(routing_name(fc.spec.routing)));
+  t.push_back(std::string("values ") + std::string(values_name(fc.spec.values)));
+  for (const Special& sp : fc.specials)
+    t.push_back("special " + std::string(kind_name(sp.kind)) + " in " + std::string(target_name(sp.target)));
+  return t;
+}
+
+}  // namespace moecheck::fuzz

@@ -1,0 +1,89 @@
+// RapidCheck generators for whole MoE cases. A generated FuzzCase is a
+// generator spec (shape, formats, distributions, seed) plus a list of special
+// values written over the generated tensors from integer bit patterns, since
+// RapidCheck's own float generators never produce subnormals, values near a
+// format's overflow or rounding ties. Everything random is drawn from
+// RapidCheck (or the spec's explicit seed), so a RapidCheck seed replays.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/generate.hpp"
+#include "core/problem.hpp"
+
+namespace moecheck::fuzz {
+
+enum class SpecialTarget : uint8_t { x, w13, w2, routing_weight };
+enum class SpecialKind : uint8_t {
+  subnormal,    // smallest magnitudes: flush-to-zero and underflow paths
+  min_normal,   // the normal/subnormal boundary
+  big,          // ~2^(emax/3): large but leaves headroom for the products
+  near_max,     // a few ulps under the format's largest finite value
+  zero,
+  neg_zero,
+  tie,          // 1 + one ulp: last significand bit set, feeds rounding ties
+  power_of_two,
+};
+
+struct Special {
+  SpecialTarget target = SpecialTarget::x;
+  SpecialKind kind = SpecialKind::zero;
+  uint32_t where = 0;  // position, reduced modulo the tensor's element count
+  uint32_t bits = 0;   // sign and significand/exponent choice
+};
+
+struct FuzzCase {
+  GenSpec spec;
+  std::vector<Special> specials;
+};
+
+// Which (weight format, x format) pairs and activations the generator draws
+// from; tests and `moecheck fuzz` restrict them to what the variants support
+// so that few cases are skipped.
+struct GenOptions {
+  std::vector<std::pair<WeightFormat, Format>> formats;  // empty: all
+  std::vector<Activation> activations;                   // empty: all
+  // Work budget in T*k*I*H multiply-adds at RapidCheck size 100; scaled
+  // linearly with the size (the oracle's cost is proportional to it).
+  int64_t work_at_max_size = 1 << 19;
+};
+
+GenOptions& default_gen_options();  // used by rc::Arbitrary<FuzzCase>
+
+rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt);
+rc::Gen<Shape> gen_shape(int size, int64_t work_budget);
+
+// generate_case(spec) with the specials applied. Throws InputError when the
+// spec is impossible.
+Case build_case(const FuzzCase& fc);
+// Writes one special into the case (a no-op for quantized weight formats,
+// whose codes only mean something with their scales).
+void apply_special(Case& c, const Special& s);
+
+std::string_view target_name(SpecialTarget t);
+std::string_view kind_name(SpecialKind k);
+std::string describe(const FuzzCase& fc);  // one line, for counterexamples
+// Coverage classes of a case (shape buckets, formats, distributions,
+// specials), for RC_CLASSIFY/RC_TAG and the fuzz summary.
+std::vector<std::string> coverage_tags(const FuzzCase& fc);
+
+}  // namespace moecheck::fuzz
+
+namespace rc {
+template <>
+struct Arbitrary<moecheck::fuzz::FuzzCase> {
+  static Gen<moecheck::fuzz::FuzzCase> arbitrary() {
+    return moecheck::fuzz::gen_fuzz_case(moecheck::fuzz::default_gen_options());
+  }
+};
+}  // namespace rc
+
+namespace moecheck::fuzz {
+inline void showValue(const FuzzCase& fc, std::ostream& os) { os << describe(fc); }
+}  // namespace moecheck::fuzz

@@ -1,0 +1,269 @@
+#include "fuzz/runner.hpp"
+
+#include <rapidcheck.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/case_io.hpp"
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "kernels/check.hpp"
+#include "kernels/registry.hpp"
+
+namespace moecheck::fuzz {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Cases per RapidCheck run: fixed, so `--cases N --seed S` replays exactly.
+constexpr int kChunk = 10;
+
+struct Failure {
+  FuzzCase fc;
+  props::Verdict verdict;
+};
+
+struct State {
+  State(const FuzzOptions& o, const Variant& var, std::ostream& os)
+      : opt(o), v(var), peers(reference_peers(var)),
+        props(o.properties.empty() ? props::all_properties() : o.properties), out(os) {}
+  const FuzzOptions& opt;
+  const Variant& v;
+  std::vector<const Variant*> peers;
+  std::vector<props::Property> props;
+  std::ostream& out;
+  Clock::time_point start = Clock::now(), last_status = Clock::now();
+  int64_t cases = 0, skipped = 0, shrink_steps = 0;
+  std::map<std::string, int64_t> classes;
+  std::optional<Failure> failure;  // the latest failing case: after shrinking, the minimal one
+  Clock::time_point shrink_start;
+
+  void status(bool force = false) {
+    if (!force && since(last_status) < (opt.live ? 0.25 : 5.0)) return;
+    last_status = Clock::now();
+    char buf[256];
+    const double t = since(start);
+    if (failure)
+      std::snprintf(buf, sizeof buf, "[fuzz %s %s] shrinking: %lld steps, now %s", v.name().c_str(),
+                    std::string(props::backend_name(opt.backend)).c_str(), static_cast<long long>(shrink_steps),
+                    describe(failure->fc).substr(0, 80).c_str());
+    else
+      std::snprintf(buf, sizeof buf, "[fuzz %s %s] %lld cases, %.1f cases/s, %zu classes, %lld skipped, 0 failures, %.0fs",
+                    v.name().c_str(), std::string(props::backend_name(opt.backend)).c_str(),
+                    static_cast<long long>(cases), t > 0 ? cases / t : 0.0, classes.size(),
+                    static_cast<long long>(skipped), t);
+    if (opt.live)
+      out << "\r\033[K" << buf << std::flush;
+    else
+      out << buf << "\n" << std::flush;
+  }
+
+  // One generated case: the first failing property fails it. After the
+  // shrink budget is spent every candidate passes, which ends shrinking
+  // with the smallest failure found so far.
+  void property(const FuzzCase& fc) {
+    if (failure && since(shrink_start) > opt.shrink_time_s) return;
+    Case c;
+    try {
+      c = build_case(fc);
+    } catch (const InputError& e) {
+      RC_DISCARD(std::string("impossible spec: ") + e.what());
+    }
+    const Support s = v.supports(c);
+    if (!s.ok) RC_DISCARD("unsupported: " + s.reason);
+    props::CaseContext cx(std::move(c));
+    bool any_skip = false;
+    for (props::Property p : props) {
+      const props::Verdict r = props::check_property(p, v, opt.backend, cx, peers);
+      any_skip |= r.status == props::Status::skip;
+      if (!r.failed()) continue;
+      if (!failure) shrink_start = Clock::now();
+      failure = Failure{fc, r};
+      ++shrink_steps;
+      status();
+      RC_FAIL(r.detail);
+    }
+    if (failure) return;  // a passing shrink candidate
+    ++cases;
+    skipped += any_skip;
+    for (const std::string& t : coverage_tags(fc)) ++classes[t];
+    status();
+  }
+};
+
+std::string with_specials(const Case& c, const FuzzCase& fc) {
+  if (fc.specials.empty() || c.provenance.size() < 2 || c.provenance.back() != '}') return c.provenance;
+  std::string d = describe(fc);
+  const size_t at = d.find(" special(");
+  std::string sp = at == std::string::npos ? "" : d.substr(at + 1);
+  for (char& ch : sp)
+    if (ch == '"' || ch == '\\') ch = '\'';
+  return c.provenance.substr(0, c.provenance.size() - 1) + ",\"fuzz_specials\":\"" + sp + "\"}";
+}
+
+std::string corpus_path(const FuzzOptions& opt, const Failure& f) {
+  std::filesystem::create_directories(opt.corpus);
+  uint64_t h = 1469598103934665603ull;
+  for (char ch : describe(f.fc)) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+  char name[64];
+  std::snprintf(name, sizeof name, "-%016llx.safetensors", static_cast<unsigned long long>(h));
+  return (std::filesystem::path(opt.corpus) /
+          (opt.variant + "-" + std::string(props::property_name(f.verdict.property)) + name))
+      .string();
+}
+
+std::string replay_line(const FuzzOptions& opt, const std::string& file) {
+  std::string cmd = "moecheck replay " + file + " --variant " + opt.variant;
+  for (const auto& p : opt.plugins) cmd += " --plugin " + p;
+  return cmd + " --backend " + std::string(props::backend_name(opt.backend));
+}
+
+int report_failure(State& st) {
+  const Failure& f = *st.failure;
+  Case c = build_case(f.fc);
+  c.provenance = with_specials(c, f.fc);
+  const std::string file = corpus_path(st.opt, f);
+  save_case(file, c);
+  st.out << "FAIL after " << st.cases << " passing cases (" << std::fixed;
+  st.out.precision(1);
+  st.out << since(st.start) << " s, seed " << st.opt.seed << "), shrunk in " << st.shrink_steps << " steps\n";
+  st.out << "property: " << props::property_name(f.verdict.property) << "\n";
+  st.out << "minimal case: " << describe(f.fc) << "\n";
+  st.out << f.verdict.detail << "\n";
+  st.out << "saved: " << file << "\n";
+  st.out << "replay: " << replay_line(st.opt, file) << "\n";
+  return 1;
+}
+
+void summary(State& st) {
+  const double t = since(st.start);
+  st.out << "PASS: " << st.cases << " cases in " << std::fixed;
+  st.out.precision(1);
+  st.out << t << " s (" << (t > 0 ? st.cases / t : 0.0) << " cases/s) for " << st.v.name() << " on "
+         << props::backend_name(st.opt.backend) << ", seed " << st.opt.seed << ", " << st.skipped
+         << " cases with a property skipped\n";
+  st.out << "properties:";
+  for (props::Property p : st.props) st.out << " " << props::property_name(p);
+  st.out << "\ncoverage (" << st.classes.size() << " classes):\n";
+  for (const auto& [k, n] : st.classes) st.out << "  " << k << ": " << n << "\n";
+}
+
+}  // namespace
+
+GenOptions supported_options(const Variant& v) {
+  GenOptions o;
+  GenSpec g;
+  g.shape = {1, 32, 32, 2, 1};
+  for (WeightFormat w : all_weight_formats())
+    for (Format x : {Format::bf16, Format::f16, Format::f32}) {
+      g.weights = w;
+      g.x_format = x;
+      if (v.supports(generate_case(g)).ok) o.formats.emplace_back(w, x);
+    }
+  if (o.formats.empty()) throw InputError(v.name() + " supports none of the generated weight/x formats");
+  std::tie(g.weights, g.x_format) = o.formats.front();
+  for (Activation a : {Activation::swiglu, Activation::bilinear, Activation::geglu, Activation::swiglu_clamped}) {
+    g.act.kind = a;
+    if (v.supports(generate_case(g)).ok) o.activations.push_back(a);
+  }
+  if (o.activations.empty()) throw InputError(v.name() + " supports none of the activations");
+  return o;
+}
+
+std::vector<const Variant*> reference_peers(const Variant& v) {
+  std::vector<const Variant*> out;
+  for (const Variant* q : all_variants())
+    if (q->name() != v.name() && Registry::instance().origin(q->name()) == "builtin") out.push_back(q);
+  return out;
+}
+
+int run_fuzz(const FuzzOptions& opt, std::ostream& out) {
+  const Variant& v = find_variant(opt.variant);
+  std::string why;
+  if (!props::backend_runs(v, opt.backend, &why)) throw InputError("cannot fuzz on " + std::string(props::backend_name(opt.backend)) + ": " + why);
+  const GenOptions gen = supported_options(v);
+  State st(opt, v, out);
+  for (int64_t chunk = 0;; ++chunk) {
+    if (opt.cases >= 0 ? st.cases >= opt.cases : since(st.start) >= opt.time_s) break;
+    rc::detail::TestParams params;
+    params.seed = mix_seed(opt.seed, static_cast<uint64_t>(chunk));
+    params.maxSuccess = opt.cases >= 0 ? static_cast<int>(std::min<int64_t>(kChunk, opt.cases - st.cases)) : kChunk;
+    params.maxSize = opt.max_size;
+    params.maxDiscardRatio = 20;
+    rc::detail::TestMetadata meta;
+    meta.id = "fuzz/" + opt.variant;
+    const auto result = rc::detail::checkTestable(
+        // Drawn here rather than through rc::Arbitrary so that the generator
+        // is restricted to what the variant supports.
+        [&st, &gen] { st.property(*gen_fuzz_case(gen)); }, meta, params);
+    if (st.failure) break;
+    if (result.template is<rc::detail::GaveUpResult>())
+      throw InputError("gave up: too many generated cases were discarded for " + opt.variant + ": " +
+                       result.template get<rc::detail::GaveUpResult>().description);
+    if (result.template is<rc::detail::Error>())
+      throw InputError("fuzz error: " + result.template get<rc::detail::Error>().description);
+    if (result.template is<rc::detail::FailureResult>())  // a failure outside the properties (an exception)
+      throw CheckFailure("fuzz: " + result.template get<rc::detail::FailureResult>().description);
+  }
+  if (opt.live) out << "\n";
+  if (st.failure) return report_failure(st);
+  summary(st);
+  return 0;
+}
+
+}  // namespace moecheck::fuzz
+
+namespace moecheck::fuzz {
+
+int run_replay(const std::string& case_file, const std::string& variant, const std::vector<std::string>& backends,
+               const std::vector<std::string>& plugins, std::ostream& out) {
+  const Case c = load_case(case_file);
+  std::vector<const Variant*> variants;
+  if (!variant.empty())
+    variants.push_back(&find_variant(variant));
+  else
+    variants = all_variants();
+  std::vector<props::Backend> bs;
+  for (const auto& b : backends) bs.push_back(props::parse_backend(b));
+  if (bs.empty()) bs = {props::Backend::host, props::Backend::cuda};
+  out << "case " << case_file << ": " << props::case_summary(c) << "\n";
+  props::CaseContext cx(c);
+  int failed = 0, passed = 0;
+  for (const Variant* v : variants) {
+    // A named variant is judged against the built-ins; a whole-registry
+    // replay cross-checks everything that is loaded.
+    const std::vector<const Variant*> peers = variant.empty() ? all_variants() : reference_peers(*v);
+    for (props::Backend b : bs) {
+      std::string why;
+      if (!props::backend_runs(*v, b, &why)) {
+        out << "  skip   " << v->name() << " " << props::backend_name(b) << ": " << why << "\n";
+        continue;
+      }
+      for (props::Property p : props::all_properties()) {
+        const props::Verdict r = props::check_property(p, *v, b, cx, peers);
+        failed += r.failed();
+        passed += r.status == props::Status::pass;
+        out << "  " << props::status_name(r.status) << std::string(7 - props::status_name(r.status).size(), ' ')
+            << v->name() << " " << props::backend_name(b) << " " << props::property_name(p);
+        if (!r.detail.empty()) out << ": " << r.detail;
+        out << "\n";
+        if (r.failed()) {
+          std::string cmd = "moecheck replay " + case_file + " --variant " + v->name();
+          for (const auto& pl : plugins) cmd += " --plugin " + pl;
+          out << "    replay: " << cmd << " --backend " << props::backend_name(b) << "\n";
+        }
+      }
+    }
+  }
+  out << (failed ? "FAIL: " : "PASS: ") << failed << " failed, " << passed << " passed\n";
+  if (passed + failed == 0) throw InputError("no property could run on " + case_file + " (see the skips above)");
+  return failed ? 1 : 0;
+}
+
+}  // namespace moecheck::fuzz

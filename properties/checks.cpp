@@ -1,0 +1,246 @@
+// The individual properties. Each derives what it needs from the context's
+// oracle instead of rerunning it where mathematics allows: permuting the
+// top-k order permutes the oracle's (T, k, I) intermediates; scaling routing
+// weights by a power of two scales y, its error and its condition exactly;
+// poisoning what no output depends on leaves the oracle unchanged.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "kernels/check.hpp"
+#include "oracle/metrics.hpp"
+#include "properties/properties.hpp"
+
+namespace moecheck::props {
+namespace {
+
+struct Ctx {
+  Property p;
+  const Variant& v;
+  Backend b;
+  CaseContext& cx;
+  Verdict verdict(Status s, std::string detail = "") const {
+    return {p, s, v.name(), b, std::move(detail)};
+  }
+  std::vector<double> decoded(const std::vector<uint8_t>& codes, const Case& c) const {
+    return decode_output(codes, v.numerics(c).output_format, c.shape.T * c.shape.H);
+  }
+  // Failure text: property, variant, backend, case, then the element.
+  std::string header(const Case& c) const {
+    return std::string(property_name(p)) + " failed: variant " + v.name() + " backend " +
+           std::string(backend_name(b)) + " " + case_summary(c) + ": ";
+  }
+  Verdict outside(const Case& c, const OracleResult& o, const std::vector<double>& y, const Bounds& bd,
+                  int64_t bad, const std::string& what) const {
+    if (bad < 0) return verdict(Status::pass);
+    return verdict(Status::fail, header(c) + what + ": " + describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+  }
+};
+
+int64_t first_bit_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int elem_bytes,
+                             int64_t begin, int64_t end) {
+  if (a.size() != b.size()) return begin;
+  for (int64_t i = begin; i < end; ++i)
+    if (std::memcmp(&a[i * elem_bytes], &b[i * elem_bytes], static_cast<size_t>(elem_bytes)) != 0) return i;
+  return -1;
+}
+
+std::string where(const Shape& s, int64_t i) {
+  return "t=" + std::to_string(i / s.H) + " i=" + std::to_string(i % s.H);
+}
+
+Verdict accuracy(const Ctx& k) {
+  const Case& c = k.cx.base();
+  if (k.cx.may_overflow(k.v))
+    return k.verdict(Status::skip, "values may overflow a declared format: Inf/NaN outputs are legitimate");
+  const OracleResult& o = k.cx.oracle();
+  const std::vector<double> y = k.decoded(k.cx.output(k.v, k.b), c);
+  const Bounds& bd = k.cx.bounds(k.v);
+  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H), "outside rigorous bound");
+}
+
+Verdict differential(const Ctx& k, const std::vector<const Variant*>& peers) {
+  const Case& c = k.cx.base();
+  if (k.cx.may_overflow(k.v)) return k.verdict(Status::skip, "values may overflow");
+  const std::vector<double> y = k.decoded(k.cx.output(k.v, k.b), c);
+  const Bounds& bv = k.cx.bounds(k.v);
+  int compared = 0;
+  for (const Variant* q : peers) {
+    if (q->name() == k.v.name() || !q->supports(c).ok || !backend_runs(*q, k.b) || k.cx.may_overflow(*q)) continue;
+    const std::vector<double> yq = decode_output(k.cx.output(*q, k.b), q->numerics(c).output_format, c.shape.T * c.shape.H);
+    const Bounds& bq = k.cx.bounds(*q);
+    ++compared;
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double lim = bv.rigorous[i] + bq.rigorous[i];
+      if (!(std::fabs(y[i] - yq[i]) <= lim))
+        return k.verdict(Status::fail, k.header(c) + "disagrees with " + q->name() + " at " + where(c.shape, i) +
+                                           ": " + std::to_string(y[i]) + " vs " + std::to_string(yq[i]) +
+                                           " difference " + std::to_string(std::fabs(y[i] - yq[i])) +
+                                           " > bound sum " + std::to_string(lim));
+    }
+  }
+  if (compared == 0) return k.verdict(Status::skip, "no other variant runs this case on this backend");
+  return k.verdict(Status::pass);
+}
+
+Verdict twin(const Ctx& k) {
+  const Case& c = k.cx.base();
+  if (k.b != Backend::cuda) return k.verdict(Status::skip, "twin compares device and host twin: cuda backend only");
+  if (!k.v.claims().host_twin) return k.verdict(Status::skip, k.v.name() + " does not claim a host twin");
+  const std::vector<uint8_t>& dev = k.cx.output(k.v, Backend::cuda);
+  const std::vector<uint8_t>& host = k.cx.output(k.v, Backend::host);
+  const int eb = format_bits(k.v.numerics(c).output_format) / 8;
+  const int64_t bad = first_bit_difference(dev, host, eb, 0, c.shape.T * c.shape.H);
+  if (bad < 0) return k.verdict(Status::pass);
+  const auto yd = k.decoded(dev, c), yh = k.decoded(host, c);
+  return k.verdict(Status::fail, k.header(c) + "device and host twin differ at " + where(c.shape, bad) + ": device " +
+                                     std::to_string(yd[bad]) + " host " + std::to_string(yh[bad]));
+}
+
+Verdict determinism(const Ctx& k) {
+  const Case& c = k.cx.base();
+  const std::vector<uint8_t>& first = k.cx.output(k.v, k.b);
+  const int eb = format_bits(k.v.numerics(c).output_format) / 8;
+  for (int rep = 0; rep < 2; ++rep) {
+    const std::vector<uint8_t> again = run_variant(k.v, c, k.b);
+    const int64_t bad = first_bit_difference(first, again, eb, 0, c.shape.T * c.shape.H);
+    if (bad < 0) continue;
+    const Status s = k.v.claims().deterministic ? Status::fail : Status::report;
+    return k.verdict(s, k.header(c) + "run " + std::to_string(rep + 2) + " differs from run 1 at " +
+                            where(c.shape, bad) + ": " + std::to_string(k.decoded(again, c)[bad]) + " vs " +
+                            std::to_string(k.decoded(first, c)[bad]));
+  }
+  return k.verdict(Status::pass);
+}
+
+// Token t of c as a one-token case (same weights and stored experts).
+Case single_token(const Case& c, int64_t t) {
+  Case s = c;
+  s.shape.T = 1;
+  const int64_t xb = x_elem_bytes(c.x_format) * c.shape.H;
+  s.x.assign(c.x.begin() + t * xb, c.x.begin() + (t + 1) * xb);
+  s.topk_ids.assign(c.topk_ids.begin() + t * c.shape.k, c.topk_ids.begin() + (t + 1) * c.shape.k);
+  s.topk_weights.assign(c.topk_weights.begin() + t * c.shape.k, c.topk_weights.begin() + (t + 1) * c.shape.k);
+  s.provenance.clear();  // the generator spec no longer describes it
+  return s;
+}
+
+Verdict batch_invariance(const Ctx& k) {
+  const Case& c = k.cx.base();
+  const Shape& s = c.shape;
+  if (s.T == 1) return k.verdict(Status::skip, "T=1: no batch to compare with");
+  const std::vector<uint8_t>& full = k.cx.output(k.v, k.b);
+  const int eb = format_bits(k.v.numerics(c).output_format) / 8;
+  for (int64_t t : {int64_t{0}, s.T - 1, s.T / 2}) {
+    const std::vector<uint8_t> alone = run_variant(k.v, single_token(c, t), k.b);
+    std::vector<uint8_t> row(full.begin() + t * s.H * eb, full.begin() + (t + 1) * s.H * eb);
+    const int64_t bad = first_bit_difference(row, alone, eb, 0, s.H);
+    if (bad < 0) continue;
+    const Status st = k.v.claims().batch_invariant ? Status::fail : Status::report;
+    return k.verdict(st, k.header(c) + "token " + std::to_string(t) + " alone differs from its row in the batch at i=" +
+                             std::to_string(bad));
+  }
+  return k.verdict(Status::pass);
+}
+
+// Reorders each token's (id, weight) slots and the oracle's (T, k, I) arrays
+// with them; the exact y is unchanged.
+void permute_slots(Case& c, OracleResult& o, uint64_t seed) {
+  const Shape& s = c.shape;
+  Rng r(seed);
+  std::vector<int64_t> perm(s.k);
+  std::vector<std::vector<double>*> arrays = {&o.g, &o.u, &o.h, &o.g_cond, &o.u_cond, &o.h_err};
+  for (int64_t t = 0; t < s.T; ++t) {
+    for (int64_t j = 0; j < s.k; ++j) perm[j] = j;
+    for (int64_t j = s.k - 1; j > 0; --j) std::swap(perm[j], perm[r.next() % static_cast<uint64_t>(j + 1)]);
+    if (s.k > 1 && std::is_sorted(perm.begin(), perm.end())) std::reverse(perm.begin(), perm.end());
+    auto reorder = [&](auto* base, int64_t stride) {
+      using T = std::remove_reference_t<decltype(*base)>;
+      std::vector<T> tmp(base, base + s.k * stride);
+      for (int64_t j = 0; j < s.k; ++j) std::copy_n(&tmp[perm[j] * stride], stride, base + j * stride);
+    };
+    reorder(&c.topk_ids[t * s.k], 1);
+    reorder(&c.topk_weights[t * s.k], 1);
+    for (auto* a : arrays)
+      if (a->size() == static_cast<size_t>(s.T * s.k * s.I)) reorder(a->data() + t * s.k * s.I, s.I);
+  }
+}
+
+Verdict permutation(const Ctx& k) {
+  const Case& c0 = k.cx.base();
+  if (c0.shape.k == 1) return k.verdict(Status::skip, "k=1: nothing to permute");
+  if (k.cx.may_overflow(k.v)) return k.verdict(Status::skip, "values may overflow");
+  Case c = c0;
+  OracleResult o = k.cx.oracle();
+  permute_slots(c, o, mix_seed(c.shape.T, c.shape.k, static_cast<uint64_t>(c.topk_ids[0])));
+  const Bounds bd = derive_bounds(c, o, k.v.numerics(c));
+  const std::vector<double> y = k.decoded(run_variant(k.v, c, k.b), c);
+  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
+                   "with each token's top-k order permuted, outside rigorous bound");
+}
+
+Verdict zero_weight(const Ctx& k) {
+  Case c = k.cx.base();
+  if (k.cx.may_overflow(k.v)) return k.verdict(Status::skip, "values may overflow");
+  // One slot per token, a different position in neighbouring tokens.
+  for (int64_t t = 0; t < c.shape.T; ++t) c.topk_weights[t * c.shape.k + t % c.shape.k] = 0.0f;
+  const OracleResult o = run_oracle(c, k.cx.oracle_threads());
+  const Bounds bd = derive_bounds(c, o, k.v.numerics(c));
+  const std::vector<double> y = k.decoded(run_variant(k.v, c, k.b), c);
+  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
+                   "with routing weight of slot t%k set to 0, outside the bound of the expert-removed result");
+}
+
+Verdict linearity(const Ctx& k) {
+  Case c = k.cx.base();
+  if (k.cx.may_overflow(k.v)) return k.verdict(Status::skip, "values may overflow");
+  OracleResult o = k.cx.oracle();
+  const double lim = mini_max(k.v.numerics(c).output_format) / 64;
+  const bool up = std::all_of(o.cond.begin(), o.cond.end(), [&](double v) { return v < lim; });
+  const float sc = up ? 4.0f : 0.25f;
+  for (float& w : c.topk_weights) w *= sc;
+  for (auto* a : {&o.y_hi, &o.y_lo, &o.err, &o.cond})
+    for (double& v : *a) v *= sc;
+  const Bounds bd = derive_bounds(c, o, k.v.numerics(c));
+  const std::vector<double> y = k.decoded(run_variant(k.v, c, k.b), c);
+  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
+                   std::string("with routing weights scaled by ") + (up ? "4" : "1/4") +
+                       ", outside the bound of the scaled result");
+}
+
+}  // namespace
+
+Verdict check_isolation(const Variant& v, Backend b, CaseContext& cx);
+Verdict check_exact(const Variant& v, Backend b, CaseContext& cx);
+
+Verdict check_property(Property p, const Variant& v, Backend b, CaseContext& cx,
+                       const std::vector<const Variant*>& peers) {
+  const Ctx k{p, v, b, cx};
+  std::string why;
+  if (!backend_runs(v, b, &why)) return k.verdict(Status::skip, why);
+  const Support sup = v.supports(cx.base());
+  if (!sup.ok) return k.verdict(Status::skip, "unsupported: " + sup.reason);
+  try {
+    switch (p) {
+      case Property::accuracy: return accuracy(k);
+      case Property::differential: return differential(k, peers);
+      case Property::twin: return twin(k);
+      case Property::determinism: return determinism(k);
+      case Property::batch_invariance: return batch_invariance(k);
+      case Property::permutation: return permutation(k);
+      case Property::zero_weight: return zero_weight(k);
+      case Property::linearity: return linearity(k);
+      case Property::isolation: return check_isolation(v, b, cx);
+      case Property::exact: return check_exact(v, b, cx);
+    }
+  } catch (const std::exception& e) {
+    // A variant that throws on a case it says it supports has failed.
+    return k.verdict(Status::fail, k.header(cx.base()) + "threw: " + e.what());
+  }
+  return k.verdict(Status::skip, "unknown property");
+}
+
+}  // namespace moecheck::props

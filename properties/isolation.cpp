@@ -1,0 +1,156 @@
+// isolation and exact: the two properties that rewrite the case's inputs.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "kernels/check.hpp"
+#include "oracle/metrics.hpp"
+#include "properties/properties.hpp"
+
+namespace moecheck::props {
+namespace {
+
+Verdict make(Property p, Status s, const Variant& v, Backend b, std::string d = "") {
+  return {p, s, v.name(), b, std::move(d)};
+}
+
+// NaN in every stored element (where the element format has a NaN) and in
+// every scale of storage slot `e` (fp4 codes have no NaN; their scales do).
+void poison_expert(WeightStack& w, int64_t e) {
+  const int64_t per = w.R * w.row_bytes();
+  uint8_t* d = w.data.data() + e * per;
+  const Format ef = element_format(w.format);
+  if (ef == Format::bf16 || ef == Format::f16) {
+    const uint16_t nan = ef == Format::bf16 ? 0x7FC0 : 0x7E00;
+    for (int64_t i = 0; i < per / 2; ++i) std::memcpy(d + 2 * i, &nan, 2);
+  } else if (ef == Format::e4m3) {
+    std::fill(d, d + per, uint8_t{0x7F});
+  }
+  if (has_scales(w.format)) {
+    const int64_t sp = w.scale_bytes() / w.E;
+    const uint8_t nan = scale_format(w.format) == Format::e4m3 ? 0x7F : 0xFF;  // f32 all-ones and e8m0 0xFF are NaN
+    std::fill(w.scales.begin() + e * sp, w.scales.begin() + (e + 1) * sp, nan);
+  }
+  if (!w.tensor_scale.empty()) w.tensor_scale[e] = std::nanf("");
+}
+
+uint32_t nan_code(Format f) { return f == Format::bf16 ? 0x7FC0 : f == Format::f16 ? 0x7E00 : 0x7FC00000u; }
+
+Verdict unselected_experts(const Variant& v, Backend b, CaseContext& cx, const Bounds& bd, bool& ran) {
+  const Property P = Property::isolation;
+  Case c = cx.base();
+  std::set<int64_t> used;
+  for (int32_t id : c.topk_ids) used.insert(c.slot_of(id));
+  ran = false;
+  if (static_cast<int64_t>(used.size()) == c.stored_count()) return make(P, Status::pass, v, b);
+  for (int64_t e = 0; e < c.stored_count(); ++e)
+    if (!used.count(e)) poison_expert(c.w13, e), poison_expert(c.w2, e);
+  ran = true;
+  const std::vector<double> y =
+      decode_output(run_variant(v, c, b), v.numerics(c).output_format, c.shape.T * c.shape.H);
+  const OracleResult& o = cx.oracle();
+  const int64_t bad = first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H);
+  if (bad < 0) return make(P, Status::pass, v, b);
+  return make(P, Status::fail, v, b,
+              "isolation failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
+                  case_summary(c) + ": NaN weights of experts no token selected reached the output: " +
+                  describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+}
+
+Verdict other_tokens(const Variant& v, Backend b, CaseContext& cx, const Bounds& bd) {
+  const Property P = Property::isolation;
+  Case c = cx.base();
+  const Shape& s = c.shape;
+  const int64_t keep = s.T / 2, eb = x_elem_bytes(c.x_format);
+  const uint32_t nan = nan_code(c.x_format);
+  for (int64_t t = 0; t < s.T; ++t)
+    if (t != keep)
+      for (int64_t n = 0; n < s.H; ++n) std::memcpy(&c.x[(t * s.H + n) * eb], &nan, static_cast<size_t>(eb));
+  const std::vector<double> y = decode_output(run_variant(v, c, b), v.numerics(c).output_format, s.T * s.H);
+  const OracleResult& o = cx.oracle();
+  const int64_t bad = first_outside(o, y, bd.rigorous, keep * s.H, (keep + 1) * s.H);
+  if (bad < 0) return make(P, Status::pass, v, b);
+  return make(P, Status::fail, v, b,
+              "isolation failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
+                  case_summary(c) + ": NaN in other tokens' x reached token " + std::to_string(keep) + ": " +
+                  describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+}
+
+bool is_integer(double v) { return std::isfinite(v) && v == std::nearbyint(v); }
+
+// Exact integers of format f reach 2^(significand bits).
+double exact_range(Format f) { return std::ldexp(1.0, mini_spec(f).mbits + 1); }
+
+// Why the case cannot be required exact for this declaration, or "".
+std::string exactness_obstacle(const Case& c, const OracleResult& o, const Numerics& n) {
+  if (c.act.kind != Activation::bilinear) return "activation is not bilinear";
+  if (n.x_requant || n.h_requant) return "the variant re-quantizes x or h";
+  const Shape& s = c.shape;
+  for (int64_t t = 0; t < s.T; ++t)
+    for (int64_t i = 0; i < s.H; ++i)
+      if (!is_integer(c.x_value(t, i))) return "x is not all integers";
+  std::vector<double> row(static_cast<size_t>(std::max(s.H, s.I)));
+  for (const WeightStack* w : {&c.w13, &c.w2})
+    for (int64_t e = 0; e < w->E; ++e)
+      for (int64_t r = 0; r < w->R; ++r) {
+        w->dequant_row(e, r, row.data());
+        if (!std::all_of(row.begin(), row.begin() + w->K, is_integer)) return "weights are not all integers";
+      }
+  // Every intermediate is a multiple of 2^-q (q from the smallest routing
+  // weight, all powers of two) bounded by cond * 2^q.
+  int q = 0;
+  for (float w : c.topk_weights) {
+    if (w == 0) continue;
+    int ex;
+    if (std::frexp(std::fabs(w), &ex) != 0.5) return "routing weights are not powers of two";
+    q = std::max(q, 1 - ex);
+  }
+  const double scale = std::ldexp(1.0, q);
+  const double cmax = *std::max_element(o.cond.begin(), o.cond.end()) * scale;
+  double gmax = 0, hmax = 0;
+  for (double v : o.g_cond) gmax = std::max(gmax, v);
+  for (double v : o.u_cond) gmax = std::max(gmax, v);
+  for (double v : o.h) hmax = std::max(hmax, std::fabs(v));
+  const double acc = exact_range(n.accumulator);
+  if (gmax > acc || hmax > acc || cmax > acc) return "values exceed the accumulator's exact integers";
+  if (hmax > exact_range(n.h_format)) return "h exceeds the exact integers of h's format";
+  if (cmax > exact_range(n.output_format)) return "outputs exceed the output format's exact integers";
+  if (n.combine == Combine::per_expert_outputs && cmax > exact_range(n.expert_out_format))
+    return "per-expert outputs exceed their format's exact integers";
+  return "";
+}
+
+}  // namespace
+
+Verdict check_isolation(const Variant& v, Backend b, CaseContext& cx) {
+  if (cx.may_overflow(v)) return make(Property::isolation, Status::skip, v, b, "values may overflow");
+  const Bounds& bd = cx.bounds(v);
+  bool ran_experts = false;
+  Verdict r = unselected_experts(v, b, cx, bd, ran_experts);
+  if (r.failed() || cx.base().shape.T == 1) {
+    if (!r.failed() && !ran_experts)
+      r = make(Property::isolation, Status::skip, v, b, "T=1 and every stored expert is selected");
+    return r;
+  }
+  return other_tokens(v, b, cx, bd);
+}
+
+Verdict check_exact(const Variant& v, Backend b, CaseContext& cx) {
+  const Case& c = cx.base();
+  const OracleResult& o = cx.oracle();
+  const std::string why = exactness_obstacle(c, o, v.numerics(c));
+  if (!why.empty()) return make(Property::exact, Status::skip, v, b, "not an exact case: " + why);
+  const std::vector<double> y = decode_output(cx.output(v, b), v.numerics(c).output_format, c.shape.T * c.shape.H);
+  for (size_t i = 0; i < y.size(); ++i)
+    if (!(y[i] == o.y(i)) || o.err[i] != 0)
+      return make(Property::exact, Status::fail, v, b,
+                  "exact failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
+                      case_summary(c) + ": exact-integer case, t=" + std::to_string(i / c.shape.H) +
+                      " i=" + std::to_string(i % c.shape.H) + " got " + std::to_string(y[i]) + " exact " +
+                      std::to_string(o.y(i)) + " (error " + std::to_string(std::fabs(y[i] - o.y(i))) +
+                      ", bound 0) case " + c.provenance);
+  return make(Property::exact, Status::pass, v, b);
+}
+
+}  // namespace moecheck::props

@@ -1,0 +1,143 @@
+#include "properties/properties.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "kernels/check.hpp"
+#include "kernels/device_case.hpp"
+#include "oracle/metrics.hpp"
+
+namespace moecheck::props {
+namespace {
+
+const char* const kPropertyNames[] = {"accuracy",    "differential", "twin",      "determinism", "batch_invariance",
+                                      "permutation", "zero_weight",  "linearity", "isolation",   "exact"};
+
+}  // namespace
+
+std::string_view backend_name(Backend b) { return b == Backend::host ? "host" : "cuda"; }
+Backend parse_backend(std::string_view n) {
+  if (n == "host") return Backend::host;
+  if (n == "cuda") return Backend::cuda;
+  throw InputError("unknown backend '" + std::string(n) + "' (known: host, cuda)");
+}
+
+std::string_view property_name(Property p) { return kPropertyNames[static_cast<int>(p)]; }
+const std::vector<Property>& all_properties() {
+  static const std::vector<Property> all = [] {
+    std::vector<Property> v;
+    for (int i = 0; i < static_cast<int>(std::size(kPropertyNames)); ++i) v.push_back(static_cast<Property>(i));
+    return v;
+  }();
+  return all;
+}
+Property parse_property(std::string_view n) {
+  std::string known;
+  for (Property p : all_properties()) {
+    if (property_name(p) == n) return p;
+    known += (known.empty() ? "" : ", ") + std::string(property_name(p));
+  }
+  throw InputError("unknown property '" + std::string(n) + "' (known: " + known + ")");
+}
+std::vector<Property> parse_property_list(std::string_view s) {
+  if (s.empty()) return all_properties();
+  std::vector<Property> out;
+  size_t at = 0;
+  while (at <= s.size()) {
+    const size_t comma = std::min(s.find(',', at), s.size());
+    if (comma > at) out.push_back(parse_property(s.substr(at, comma - at)));
+    at = comma + 1;
+  }
+  return out;
+}
+std::string_view status_name(Status s) {
+  static const char* n[] = {"pass", "FAIL", "skip", "report"};
+  return n[static_cast<int>(s)];
+}
+
+bool backend_runs(const Variant& v, Backend b, std::string* why) {
+  auto no = [&](std::string r) {
+    if (why) *why = std::move(r);
+    return false;
+  };
+  if (b == Backend::host) return v.claims().host_twin ? true : no(v.name() + " has no host twin");
+  if (!v.has_device()) return no(v.name() + " has no device entry point in this build");
+  std::string r;
+  if (!cuda_available(&r)) return no("no CUDA device: " + r);
+  return true;
+}
+
+std::vector<uint8_t> run_variant(const Variant& v, const Case& c, Backend b) {
+  if (b == Backend::cuda) return run_on_device(v, c);
+  const Format out = v.numerics(c).output_format;
+  std::vector<uint8_t> y(static_cast<size_t>(output_bytes(c.shape, out)), 0xFF);
+  v.run_host(c, y);
+  if (y.size() != static_cast<size_t>(output_bytes(c.shape, out)))
+    throw CheckFailure(v.name() + " host twin wrote " + std::to_string(y.size()) + " output bytes, expected " +
+                       std::to_string(output_bytes(c.shape, out)));
+  return y;
+}
+
+std::string case_summary(const Case& c) {
+  const Shape& s = c.shape;
+  std::ostringstream os;
+  os << "T=" << s.T << " H=" << s.H << " I=" << s.I << " E=" << s.E << " k=" << s.k
+     << " weights=" << weight_format_name(c.w13.format) << " x=" << format_name(c.x_format)
+     << " act=" << activation_name(c.act.kind) << " layout=" << layout_name(c.layout);
+  return os.str();
+}
+
+CaseContext::CaseContext(Case c, int oracle_threads) : case_(std::move(c)), threads_(oracle_threads) {
+  validate(case_);  // an invalid case is bad input, never a variant's failure
+}
+
+const OracleResult& CaseContext::oracle() {
+  if (!oracle_) oracle_ = std::make_unique<OracleResult>(run_oracle(case_, threads_));
+  return *oracle_;
+}
+
+const Bounds& CaseContext::bounds(const Variant& v) {
+  auto it = bounds_.find(v.name());
+  if (it == bounds_.end()) it = bounds_.emplace(v.name(), derive_bounds(case_, oracle(), v.numerics(case_))).first;
+  return it->second;
+}
+
+const std::vector<uint8_t>& CaseContext::output(const Variant& v, Backend b) {
+  const std::string key = v.name() + "@" + std::string(backend_name(b));
+  auto it = outputs_.find(key);
+  if (it == outputs_.end()) it = outputs_.emplace(key, run_variant(v, case_, b)).first;
+  return it->second;
+}
+
+bool CaseContext::may_overflow(const Variant& v) {
+  const OracleResult& o = oracle();
+  const Numerics n = v.numerics(case_);
+  // Half the smallest declared range: intermediates are bounded by these
+  // condition sums up to the (small) rounding growth.
+  double lim = mini_max(n.accumulator);
+  for (Format f : {n.output_format, n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
+  lim *= 0.5;
+  auto over = [&](const std::vector<double>& v) {
+    return std::any_of(v.begin(), v.end(), [&](double a) { return !std::isfinite(a) || std::fabs(a) > lim; });
+  };
+  if (over(o.cond) || over(o.g_cond) || over(o.u_cond) || over(o.h)) return true;
+  const double ylim = mini_max(n.output_format) * 0.5;
+  return std::any_of(case_.topk_weights.begin(), case_.topk_weights.end(),
+                     [&](float w) { return std::fabs(static_cast<double>(w)) > ylim; });
+}
+
+int64_t first_outside(const OracleResult& o, const std::vector<double>& y, const std::vector<double>& bound,
+                      int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const double yo = o.y(i);
+    if (!std::isfinite(yo)) continue;  // the oracle itself overflowed: nothing to judge
+    const double e = std::fabs(y[i] - yo);
+    if (!(e <= bound[i] + o.err[i])) return i;
+  }
+  return -1;
+}
+
+}  // namespace moecheck::props

@@ -1,0 +1,100 @@
+// The property catalog (DESIGN.md section 6): one runner shared by the gtest
+// property suite, `moecheck fuzz` and `moecheck replay`. A property is checked
+// for one variant on one backend against a CaseContext, which computes the
+// oracle, the variant's bounds and its first output once and reuses them for
+// every property of that case (the oracle is the expensive part).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "kernels/variant.hpp"
+#include "oracle/bounds.hpp"
+#include "oracle/oracle.hpp"
+
+namespace moecheck::props {
+
+enum class Backend : uint8_t { host, cuda };
+std::string_view backend_name(Backend b);
+Backend parse_backend(std::string_view name);  // throws InputError
+
+enum class Property : uint8_t {
+  accuracy,          // every output within its rigorous bound; no NaN/Inf from finite inputs
+  differential,      // every other variant agrees within the sum of both bounds
+  twin,              // device output equals the host twin bit for bit (cuda only)
+  determinism,       // repeated runs bitwise identical
+  batch_invariance,  // a token alone gives bitwise its row of the batch (report only without the claim)
+  permutation,       // permuting each token's top-k order stays within the bound
+  zero_weight,       // a zero routing weight removes that expert's contribution
+  linearity,         // y(s w) within the bound of s y(w), s a power of two
+  isolation,         // NaN in unselected experts' weights / other tokens' x never reaches an output
+  exact,             // exact-integer bilinear cases come out exact where the declaration allows
+};
+std::string_view property_name(Property p);
+Property parse_property(std::string_view name);  // throws InputError
+const std::vector<Property>& all_properties();
+std::vector<Property> parse_property_list(std::string_view comma_separated);  // "" -> all
+
+// skip: the property does not apply (unsupported case, no device, no claim
+// to check); report: a measured fact that is not a failure (batch variance of
+// a variant that does not claim batch invariance).
+enum class Status : uint8_t { pass, fail, skip, report };
+std::string_view status_name(Status s);
+
+struct Verdict {
+  Property property = Property::accuracy;
+  Status status = Status::pass;
+  std::string variant;
+  Backend backend = Backend::host;
+  std::string detail;  // why it failed / was skipped; first bad element with error and bound
+  bool failed() const { return status == Status::fail; }
+};
+
+// Whether v can run on backend b in this process; the reason when not.
+bool backend_runs(const Variant& v, Backend b, std::string* why = nullptr);
+// (T, H) output codes of one fresh run; the host output buffer is prefilled
+// with NaN codes, as the device one is, so unwritten elements cannot pass.
+std::vector<uint8_t> run_variant(const Variant& v, const Case& c, Backend b);
+
+// "T=3 H=65 I=31 E=8 k=2 weights=bf16 x=bf16 act=swiglu layout=interleaved"
+std::string case_summary(const Case& c);
+
+class CaseContext {
+ public:
+  explicit CaseContext(Case c, int oracle_threads = 0);  // validates c (InputError)
+  const Case& base() const { return case_; }
+  const OracleResult& oracle();
+  const Bounds& bounds(const Variant& v);
+  // The first output of v on b (decoded through its declared output format).
+  const std::vector<uint8_t>& output(const Variant& v, Backend b);
+  // Some element, partial sum or intermediate may leave the finite range of
+  // a format the variant declares (then Inf/NaN outputs are legitimate).
+  bool may_overflow(const Variant& v);
+  int oracle_threads() const { return threads_; }
+
+ private:
+  Case case_;
+  int threads_;
+  std::unique_ptr<OracleResult> oracle_;
+  std::map<std::string, Bounds> bounds_;
+  std::map<std::string, std::vector<uint8_t>> outputs_;
+};
+
+// Checks one property. `peers` are the other variants for `differential`.
+// A variant that throws fails; the case itself was validated by CaseContext.
+Verdict check_property(Property p, const Variant& v, Backend b, CaseContext& ctx,
+                       const std::vector<const Variant*>& peers);
+
+// First flat index in [begin, end) whose value is outside bound of the
+// oracle (|y - y_o| > bound + err_o, or non-finite where the oracle is
+// finite); -1 when none.
+int64_t first_outside(const OracleResult& o, const std::vector<double>& y, const std::vector<double>& bound,
+                      int64_t begin, int64_t end);
+
+}  // namespace moecheck::props

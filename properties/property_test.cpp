@@ -1,0 +1,126 @@
+// The property catalog as gtest properties: every registered variant (and
+// the example plugin) that claims a property and supports the generated case
+// is checked on this binary's backend (PROPS_BACKEND: host twins on any
+// machine, cuda where a device answers). Case counts follow
+// MOECHECK_TEST_LEVEL; RC_PARAMS still overrides them (e.g. a fixed seed).
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "core/error.hpp"
+#include "fuzz/generators.hpp"
+#include "fuzz/runner.hpp"
+#include "kernels/device_case.hpp"
+#include "kernels/plugin.hpp"
+#include "kernels/registry.hpp"
+#include "properties/properties.hpp"
+
+namespace moecheck::props {
+namespace {
+
+#ifndef PROPS_CUDA
+#define PROPS_CUDA 0
+#endif
+#ifndef MOECHECK_TEST_LEVEL
+#define MOECHECK_TEST_LEVEL 1
+#endif
+constexpr int kCases[] = {6, 25, 300};
+constexpr int kMaxSize[] = {15, 35, 100};
+
+Backend backend() { return parse_backend(PROPS_BACKEND); }
+
+const std::vector<const Variant*>& variants() {
+  static const std::vector<const Variant*> v = [] {
+#ifdef MOECHECK_EXAMPLE_PLUGIN
+    load_plugin(MOECHECK_EXAMPLE_PLUGIN);
+#endif
+    return all_variants();
+  }();
+  return v;
+}
+
+// The formats and activations any runnable variant supports, so that most
+// generated cases exercise something.
+const fuzz::GenOptions& gen_options() {
+  static const fuzz::GenOptions o = [] {
+    fuzz::GenOptions u;
+    std::set<std::pair<WeightFormat, Format>> f;
+    std::set<Activation> a;
+    for (const Variant* v : variants()) {
+      if (!backend_runs(*v, backend())) continue;
+      const fuzz::GenOptions s = fuzz::supported_options(*v);
+      f.insert(s.formats.begin(), s.formats.end());
+      a.insert(s.activations.begin(), s.activations.end());
+    }
+    u.formats.assign(f.begin(), f.end());
+    // One unsupported pair keeps the skip path exercised.
+    u.formats.emplace_back(WeightFormat::mxfp4, Format::f32);
+    u.activations.assign(a.begin(), a.end());
+    return u;
+  }();
+  return o;
+}
+
+void check_case(Property p) {
+  const fuzz::FuzzCase fc = *fuzz::gen_fuzz_case(gen_options());
+  Case c;
+  try {
+    c = fuzz::build_case(fc);
+  } catch (const InputError& e) {
+    RC_DISCARD(std::string("impossible spec: ") + e.what());
+  }
+  CaseContext cx(std::move(c));
+  for (const Variant* v : variants()) {
+    const Verdict r = check_property(p, *v, backend(), cx, variants());
+    RC_TAG(v->name() + " " + std::string(status_name(r.status)));
+    if (r.failed())
+      RC_FAIL(r.detail + "\n  case: " + fuzz::describe(fc) + "\n  replay: moecheck fuzz --variant " + v->name() +
+              " --backend " + std::string(backend_name(backend())) +
+              " --seed <RapidCheck seed above> (or the reproduce string with RC_PARAMS)");
+  }
+  RC_CLASSIFY(cx.base().shape.T == 1, "T=1");
+  RC_CLASSIFY(cx.base().shape.k == cx.base().shape.E, "k=E");
+  RC_CLASSIFY(!fc.specials.empty(), "specials");
+}
+
+void run_property(Property p) {
+  std::string why;
+  if (backend() == Backend::cuda && !cuda_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+  rc::detail::TestParams params = rc::detail::configuration().testParams;
+  if (!std::getenv("RC_PARAMS")) {
+    params.maxSuccess = kCases[MOECHECK_TEST_LEVEL];
+    params.maxSize = kMaxSize[MOECHECK_TEST_LEVEL];
+  }
+  rc::detail::TestMetadata meta;
+  meta.id = "properties/" + std::string(property_name(p));
+  meta.description = std::string(property_name(p));
+  const auto result = rc::detail::checkTestable([p] { check_case(p); }, meta, params);
+  std::ostringstream ss;
+  rc::detail::printResultMessage(result, ss);
+  if (result.template is<rc::detail::SuccessResult>())
+    std::cout << ss.str() << std::endl;
+  else
+    FAIL() << ss.str();
+}
+
+#define MOECHECK_PROPERTY_TEST(name) \
+  TEST(Properties, name) { run_property(Property::name); }
+
+MOECHECK_PROPERTY_TEST(accuracy)
+MOECHECK_PROPERTY_TEST(differential)
+#if PROPS_CUDA  // device against host twin: nothing to compare on the host backend
+MOECHECK_PROPERTY_TEST(twin)
+#endif
+MOECHECK_PROPERTY_TEST(determinism)
+MOECHECK_PROPERTY_TEST(batch_invariance)
+MOECHECK_PROPERTY_TEST(permutation)
+MOECHECK_PROPERTY_TEST(zero_weight)
+MOECHECK_PROPERTY_TEST(linearity)
+MOECHECK_PROPERTY_TEST(isolation)
+MOECHECK_PROPERTY_TEST(exact)
+
+}  // namespace
+}  // namespace moecheck::props
