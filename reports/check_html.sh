@@ -29,10 +29,10 @@ state="$(attr data-charts-state)"
 requested="$(attr data-charts-requested)"
 rendered="$(attr data-charts-rendered)"
 svgs="$(grep -o '<svg[^>]*class="marks"' <<<"$dom" | wc -l)"
-errors="$(grep -c 'data-moecheck-error' <<<"$dom")"
+errors="$(grep -c 'data-moecheck-error="1"' <<<"$dom")"
 echo "charts: state=$state requested=$requested rendered=$rendered svg=$svgs errors=$errors"
 if [[ "$errors" -ne 0 ]]; then
-  grep -o 'chart failed: [^<]*' <<<"$dom"
+  grep -o 'chart failed: [^<"]*<' <<<"$dom"
   echo "FAIL: the page reported chart errors"; exit 1
 fi
 if [[ "$state" != "done" || -z "$requested" || "$requested" -lt 4 || "$rendered" != "$requested" || "$svgs" -lt "$requested" ]]; then

@@ -23,7 +23,9 @@ using Key = std::pair<std::string, std::string>;
 
 std::map<Key, const json*> results_by_key(const json& report) {
   std::map<Key, const json*> m;
-  for (const json& c : report.value("configs", json::array()))
+  if (!report.contains("configs")) return m;
+  // By reference: the map points into `report`.
+  for (const json& c : report["configs"])
     for (const json& r : c["results"]) m[{c["id"].get<std::string>(), r["variant"].get<std::string>()}] = &r;
   return m;
 }
@@ -57,7 +59,7 @@ void compare_accuracy(const Key& key, const json& b, const json& c, const Thresh
 }
 
 void compare_throughput(const json& base, const json& cur, const Thresholds& t, GateResult& out) {
-  const json &bt = base.value("throughput", json::object()), &ct = cur.value("throughput", json::object());
+  const json bt = base.value("throughput", json::object()), ct = cur.value("throughput", json::object());
   if (!bt.contains("rows") || !ct.contains("rows")) {
     out.notes.push_back(std::string("throughput not compared: only GPU runs measure it (baseline ") +
                         (bt.contains("rows") ? "has it" : "has none") + ", this run " +

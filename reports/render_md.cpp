@@ -62,7 +62,7 @@ void accuracy_section(std::ostringstream& o, const json& r) {
   o << "## Accuracy against the oracle\n\n";
   o << "u*c: error in units of u_fp32 times the output's condition magnitude c (meaningful near cancellation); "
        "bound ratio: max error / rigorous bound (must stay <= 1).\n\n";
-  o << "| variant | ok | violation | skipped | max u*c | max bound ratio | median rel L2 | min cosine | max abs | "
+  o << "| variant | ok | violation | skipped | max u*c | max bound ratio | median rel L2 | min cosine (no cancel) | max abs | "
        "max ulps | correctly rounded (median) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const json& v : r["aggregate"]["variants"]) {
     o << "| " << v["variant"].get<std::string>() << " | " << v["ok"] << " | " << v["violation"] << " | "

@@ -80,15 +80,17 @@ TEST(Accuracy, Fp32ReferenceIsMisleadingNearCancellation) {
   EXPECT_GT(c32, 100 * n32) << "fp32 reference rel L2: normal " << n32 << ", cancel " << c32;
 }
 
-json report_of(const std::vector<json>& points) {
+// A report of the given points (by value: a braced json would be ambiguous).
+json report_of(std::vector<json> points) {
   json r = {{"schema", "moecheck-report"}, {"schema_version", kSchemaVersion}, {"seed", "1"}};
-  r["configs"] = points;
+  r["configs"] = json::array();
+  for (json& p : points) r["configs"].push_back(std::move(p));
   r["throughput"] = {{"skipped", "test"}};
   return r;
 }
 
 TEST(Gate, PassesItselfCatchesLessAccurate) {
-  const json base = report_of({small_point(ValueDist::normal)});
+  const json base = report_of(std::vector<json>(1, small_point(ValueDist::normal)));
   EXPECT_TRUE(compare(base, base).ok());
   json better = base;
   for (json& r : better["configs"][0]["results"]) r["metrics"]["rel_l2"] = num(r["metrics"]["rel_l2"]) / 2;
@@ -102,7 +104,7 @@ TEST(Gate, PassesItselfCatchesLessAccurate) {
 }
 
 TEST(Gate, CatchesViolationsAndStatus) {
-  const json base = report_of({small_point(ValueDist::normal)});
+  const json base = report_of(std::vector<json>(1, small_point(ValueDist::normal)));
   json worse = base;
   worse["configs"][0]["results"][0]["metrics"]["violations"] = 3;
   worse["configs"][0]["results"][1] = {{"variant", "warp_decode_h32"}, {"status", "failed"}, {"reason", "boom"}};
@@ -118,7 +120,7 @@ TEST(Gate, ThroughputOnlyOnTheSameCard) {
                 {"rows", json::array({{{"preset", "p"}, {"T", 8}, {"variant", "warp_decode"}, {"status", "ok"},
                                        {"us", {{"median", us}}}}})}};
   };
-  json a = report_of({}), b = report_of({});
+  json a = report_of(std::vector<json>{}), b = report_of(std::vector<json>{});
   a["throughput"] = rows(10.0), b["throughput"] = rows(12.0);
   EXPECT_EQ(compare(a, b).regressions.size(), 1u);
   EXPECT_TRUE(compare(b, a).ok());
@@ -129,10 +131,10 @@ TEST(Gate, ThroughputOnlyOnTheSameCard) {
 }
 
 TEST(Gate, RejectsOtherFiles) {
-  EXPECT_THROW(compare(json{{"rows", 1}}, report_of({})), InputError);
-  json future = report_of({});
+  EXPECT_THROW(compare(json{{"rows", 1}}, report_of(std::vector<json>{})), InputError);
+  json future = report_of(std::vector<json>{});
   future["schema_version"] = kSchemaVersion + 1;
-  EXPECT_THROW(compare(future, report_of({})), InputError);
+  EXPECT_THROW(compare(future, report_of(std::vector<json>{})), InputError);
 }
 
 bench::Row row(int64_t T, const std::string& v, double speedup) {
@@ -151,7 +153,7 @@ TEST(Throughput, CrossoverInterpolatesInLog2T) {
 }
 
 TEST(Render, HtmlIsSelfContainedAndMarkdownSaysHost) {
-  json r = report_of({small_point(ValueDist::normal)});
+  json r = report_of(std::vector<json>(1, small_point(ValueDist::normal)));
   r["date"] = "d", r["preset"] = "smoke", r["command"] = "moecheck report </script><!--", r["elapsed_s"] = 1.0;
   r["backend"] = {{"name", "host"}, {"why_host", "no device"}};
   r["device"] = {{"name", "none"}, {"reason", "no device"}};

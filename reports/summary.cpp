@@ -35,10 +35,12 @@ struct Agg {
   std::vector<double> rel_l2, cr;
   json hist;
 
-  void add_metrics(const json& m) {
+  // Cosine similarity is meaningless where the exact output cancels to ~0:
+  // those points are left out of min_cosine.
+  void add_metrics(const json& m, bool cancel) {
     max_ucond = std::max(max_ucond, num(m["max_ucond"]));
     max_abs = std::max(max_abs, num(m["max_abs"]));
-    min_cosine = std::min(min_cosine, num(m["cosine"]));
+    if (!cancel) min_cosine = std::min(min_cosine, num(m["cosine"]));
     max_ulps = std::max(max_ulps, m["max_ulps"].get<int64_t>());
     nonfinite += m["nonfinite"].get<int64_t>();
     violations += m["violations"].get<int64_t>();
@@ -63,12 +65,14 @@ json aggregate(const json& configs, const std::vector<std::string>& variants) {
   std::map<std::string, Agg> by;
   Agg r32, r64;
   for (const json& c : configs) {
-    if (c.contains("references")) r32.add_metrics(c["references"]["fp32"]), r64.add_metrics(c["references"]["fp64"]);
+    const bool cancel = c["values"] == "cancel";
+    if (c.contains("references"))
+      r32.add_metrics(c["references"]["fp32"], cancel), r64.add_metrics(c["references"]["fp64"], cancel);
     for (const json& r : c["results"]) {
       Agg& a = by[r["variant"].get<std::string>()];
       const std::string st = r["status"];
       a.ok += st == "ok", a.violation += st == "violation", a.failed += st == "failed", a.skipped += st == "skipped";
-      if (measured(r)) a.add_metrics(r["metrics"]);
+      if (measured(r)) a.add_metrics(r["metrics"], cancel);
     }
   }
   json out;

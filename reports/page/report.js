@@ -118,20 +118,23 @@
   // ---- plain references near cancellation ----------------------------------
   (function refs() {
     var vals = [];
+    function add(c, series, m) {
+      var e = num(m.max_ucond);
+      if (isFinite(e)) vals.push({ values: c.values, series: series, ucond: Math.max(e, 1e-12), point: c.id });
+    }
     R.configs.forEach(function (c) {
       if (!c.references) return;
-      ["fp32", "fp64"].forEach(function (k) {
-        var e = num(c.references[k].rel_l2);
-        if (isFinite(e)) vals.push({ values: c.values, reference: k, rel_l2: Math.max(e, 1e-18), point: c.id });
-      });
+      add(c, "fp32 reference", c.references.fp32);
+      add(c, "fp64 reference", c.references.fp64);
+      c.results.forEach(function (r) { if (r.metrics) add(c, r.variant, r.metrics); });
     });
     chart("chart-refs", {
-      width: 520, height: 220, data: { values: vals },
+      width: 620, height: { step: 70 }, data: { values: vals },
       mark: { type: "point", filled: true, opacity: 0.6 },
       encoding: { y: { field: "values", type: "nominal", title: "value distribution" },
-        x: { field: "rel_l2", type: "quantitative", scale: { type: "log" }, title: "relative L2 error vs oracle (floored at 1e-18)" },
-        color: { field: "reference", type: "nominal" }, yOffset: { field: "reference" },
-        tooltip: [{ field: "point" }, { field: "rel_l2", format: ".3e" }] }
+        x: { field: "ucond", type: "quantitative", scale: { type: "log" }, title: "max |error| per point, u·c units (floored at 1e-12)" },
+        color: { field: "series", type: "nominal", title: null }, yOffset: { field: "series" },
+        tooltip: [{ field: "point" }, { field: "series" }, { field: "ucond", format: ".3e" }] }
     });
   })();
 
@@ -151,9 +154,9 @@
       return;
     }
     chart("chart-ratio", {
-      data: { values: vals }, width: 260, height: 200,
+      data: { values: vals },
       facet: { column: { field: "weights", type: "nominal", title: "weight format" } },
-      spec: { layer: [
+      spec: { width: { step: 70 }, height: 220, layer: [
         { mark: "bar", encoding: { x: { field: "variant", type: "nominal", title: null }, xOffset: { field: "against" },
           y: { field: "geomean", type: "quantitative", scale: { type: "log" }, title: "rel_l2(baseline) / rel_l2(variant)" },
           color: { field: "against", type: "nominal", title: "measured against" },
