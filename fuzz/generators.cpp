@@ -40,7 +40,7 @@ rc::Gen<Shape> gen_shape(int size, int64_t work_budget) {
   return rc::gen::exec([size, work_budget] {
     Shape s;
     s.T = *rc::gen::weightedOneOf<int64_t>(
-        {{3, rc::gen::inRange<int64_t>(1, scaled(size, 4, 64) + 1)}, {1, rc::gen::just<int64_t>(1)}});
+        {{5, rc::gen::inRange<int64_t>(1, scaled(size, 4, 64) + 1)}, {1, rc::gen::just<int64_t>(1)}});
     s.H = *gen_dim(scaled(size, 40, 260));
     s.I = *gen_dim(scaled(size, 20, 130));
     s.E = *rc::gen::weightedOneOf<int64_t>(
@@ -91,13 +91,25 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
       // unless that would dwarf the routed work.
       g.storage = g.shape.E * g.shape.I * g.shape.H <= (int64_t{1} << 21) ? ExpertStorage::all : ExpertStorage::routed;
       g.seed = *rc::gen::inRange<uint64_t>(1, 1u << 31);
+      // Exact-integer cases: bilinear on small integers with few terms, so
+      // every intermediate stays within even bf16's exact integers and the
+      // result must come out exact (DESIGN.md section 1).
+      const bool bilinear_ok = std::find(acts.begin(), acts.end(), Activation::bilinear) != acts.end();
+      const bool exact = bilinear_ok && *rc::gen::weightedElement<bool>({{5, false}, {1, true}});
+      if (exact) {
+        g.act.kind = Activation::bilinear;
+        g.values = ValueDist::integer;
+        g.shape.H = *rc::gen::inRange<int64_t>(1, 5);
+        g.shape.I = *rc::gen::inRange<int64_t>(1, 4);
+        g.storage = ExpertStorage::all;
+      }
       // Half the cases carry specials; the risky kinds are drawn most often.
       const auto kind = rc::gen::weightedElement<SpecialKind>(
           {{4, SpecialKind::subnormal}, {2, SpecialKind::min_normal}, {3, SpecialKind::big}, {1, SpecialKind::near_max},
            {2, SpecialKind::zero}, {1, SpecialKind::neg_zero}, {3, SpecialKind::tie}, {2, SpecialKind::power_of_two}});
       const auto target = rc::gen::weightedElement<SpecialTarget>(
           {{4, SpecialTarget::x}, {2, SpecialTarget::w13}, {2, SpecialTarget::w2}, {2, SpecialTarget::routing_weight}});
-      const int n = *rc::gen::weightedOneOf<int>({{1, rc::gen::just(0)}, {1, rc::gen::inRange(1, 6)}});
+      const int n = exact ? 0 : *rc::gen::weightedOneOf<int>({{1, rc::gen::just(0)}, {1, rc::gen::inRange(1, 6)}});
       for (int i = 0; i < n; ++i)
         fc.specials.push_back({*target, *kind, *rc::gen::arbitrary<uint32_t>(), *rc::gen::arbitrary<uint32_t>()});
       return fc;

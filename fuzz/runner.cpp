@@ -1,6 +1,7 @@
 #include "fuzz/runner.hpp"
 
 #include <rapidcheck.h>
+#include <rapidcheck/detail/TestListenerAdapter.h>
 
 #include <chrono>
 #include <cstdio>
@@ -107,17 +108,6 @@ std::string with_specials(const Case& c, const FuzzCase& fc) {
   return c.provenance.substr(0, c.provenance.size() - 1) + ",\"fuzz_specials\":\"" + sp + "\"}";
 }
 
-std::string corpus_path(const FuzzOptions& opt, const Failure& f) {
-  std::filesystem::create_directories(opt.corpus);
-  uint64_t h = 1469598103934665603ull;
-  for (char ch : describe(f.fc)) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
-  char name[64];
-  std::snprintf(name, sizeof name, "-%016llx.safetensors", static_cast<unsigned long long>(h));
-  return (std::filesystem::path(opt.corpus) /
-          (opt.variant + "-" + std::string(props::property_name(f.verdict.property)) + name))
-      .string();
-}
-
 std::string replay_line(const FuzzOptions& opt, const std::string& file) {
   std::string cmd = "moecheck replay " + file + " --variant " + opt.variant;
   for (const auto& p : opt.plugins) cmd += " --plugin " + p;
@@ -126,10 +116,7 @@ std::string replay_line(const FuzzOptions& opt, const std::string& file) {
 
 int report_failure(State& st) {
   const Failure& f = *st.failure;
-  Case c = build_case(f.fc);
-  c.provenance = with_specials(c, f.fc);
-  const std::string file = corpus_path(st.opt, f);
-  save_case(file, c);
+  const std::string file = save_failure(st.opt.corpus, st.opt.variant, f.verdict.property, f.fc);
   st.out << "FAIL after " << st.cases << " passing cases (" << std::fixed;
   st.out.precision(1);
   st.out << since(st.start) << " s, seed " << st.opt.seed << "), shrunk in " << st.shrink_steps << " steps\n";
@@ -155,6 +142,20 @@ void summary(State& st) {
 }
 
 }  // namespace
+
+std::string save_failure(const std::string& dir, const std::string& variant, props::Property p, const FuzzCase& fc) {
+  Case c = build_case(fc);
+  c.provenance = with_specials(c, fc);
+  std::filesystem::create_directories(dir);
+  uint64_t h = 1469598103934665603ull;  // FNV-1a of the description: same case, same name
+  for (char ch : describe(fc)) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+  char name[64];
+  std::snprintf(name, sizeof name, "-%016llx.safetensors", static_cast<unsigned long long>(h));
+  const std::string file =
+      std::filesystem::absolute(std::filesystem::path(dir) / (variant + "-" + std::string(props::property_name(p)) + name)).string();
+  save_case(file, c);
+  return file;
+}
 
 GenOptions supported_options(const Variant& v) {
   GenOptions o;
@@ -198,10 +199,12 @@ int run_fuzz(const FuzzOptions& opt, std::ostream& out) {
     params.maxDiscardRatio = 20;
     rc::detail::TestMetadata meta;
     meta.id = "fuzz/" + opt.variant;
-    const auto result = rc::detail::checkTestable(
-        // Drawn here rather than through rc::Arbitrary so that the generator
-        // is restricted to what the variant supports.
-        [&st, &gen] { st.property(*gen_fuzz_case(gen)); }, meta, params);
+    // Drawn here rather than through rc::Arbitrary so that the generator is
+    // restricted to what the variant supports. A silent listener: the
+    // failure is reported (and replayable) through the saved case instead.
+    rc::detail::TestListenerAdapter quiet;
+    const auto result = rc::detail::checkProperty(
+        rc::detail::toProperty([&st, &gen] { st.property(*gen_fuzz_case(gen)); }), meta, params, quiet);
     if (st.failure) break;
     if (result.template is<rc::detail::GaveUpResult>())
       throw InputError("gave up: too many generated cases were discarded for " + opt.variant + ": " +

@@ -38,6 +38,10 @@ int run_fuzz(const FuzzOptions& opt, std::ostream& out);
 int run_replay(const std::string& case_file, const std::string& variant, const std::vector<std::string>& backends,
                const std::vector<std::string>& plugins, std::ostream& out);
 
+// Saves the case (atomically) as DIR/VARIANT-PROPERTY-HASH.safetensors, its
+// provenance the generator spec plus the specials; returns the path.
+std::string save_failure(const std::string& dir, const std::string& variant, props::Property p, const FuzzCase& fc);
+
 // (weight format, x format) pairs and activations v supports, probed on tiny
 // generated cases, so the generator wastes no time on unsupported cases.
 GenOptions supported_options(const Variant& v);
