@@ -120,7 +120,8 @@ void setup_report(CLI::App& root) {
     std::string line = "moecheck report";
     for (const auto* opt : cmd->get_options())
       if (opt->count() > 0 && opt->get_name() != "--help")
-        for (const std::string& v : opt->results()) line += " " + opt->get_name() + (v.empty() ? "" : " " + v);
+        for (const std::string& v : opt->results())
+          line += " " + opt->get_name() + (opt->get_expected_max() == 0 || v.empty() ? "" : " " + v);
     a->o.command_line = line;
     run(*a);
   });

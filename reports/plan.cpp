@@ -46,7 +46,7 @@ Plan make_plan(const std::string& preset) {
   p.name = preset;
   if (preset == "smoke") {
     p.shapes = {mini("qwen3-30b-a3b", 8, 32), mini("gpt-oss-120b", 8, 16)};
-    p.tokens = {1, 5, 16};
+    p.tokens = {1, 4, 9};
     p.weights = {WeightFormat::bf16};
     p.routings = {RoutingDist::uniform, RoutingDist::zipf};
     p.values = {ValueDist::normal, ValueDist::heavy, ValueDist::cancel};
@@ -98,6 +98,9 @@ std::vector<Config> expand(const Plan& p, uint64_t seed) {
             c.spec.act = s.act;
             c.spec.routing = r;
             c.spec.values = v;
+            // Only routed experts' weights: generating unrouted ones is most of
+            // a small point's time, and no output depends on them.
+            c.spec.storage = ExpertStorage::routed;
             c.id = s.name + "/" + std::string(weight_format_name(wf)) + "/T" + std::to_string(T) + "/" +
                    std::string(routing_name(r)) + "/" + std::string(values_name(v));
             // Each point's seed from the report's seed and the point's id:

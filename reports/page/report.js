@@ -129,7 +129,7 @@
       c.results.forEach(function (r) { if (r.metrics) add(c, r.variant, r.metrics); });
     });
     chart("chart-refs", {
-      width: 620, height: { step: 70 }, data: { values: vals },
+      width: 620, height: 260, data: { values: vals },
       mark: { type: "point", filled: true, opacity: 0.6 },
       encoding: { y: { field: "values", type: "nominal", title: "value distribution" },
         x: { field: "ucond", type: "quantitative", scale: { type: "log" }, title: "max |error| per point, u·c units (floored at 1e-12)" },
@@ -142,7 +142,7 @@
   (function ratio() {
     var ar = R.accuracy_ratios, vals = [];
     document.getElementById("ratio-metric").textContent = "Baseline: " + (ar.baseline || "none") + ". Metric: " + ar.metric +
-      ". Solid: against the oracle; hatched/light: against a plain fp32 reference.";
+      ". Bars: geometric mean against the oracle and against a plain fp32 reference; black: min-max over points; dashed: 1 (equal).";
     ar.rows.forEach(function (x) {
       [["oracle", x.vs_oracle], ["fp32 reference", x.vs_fp32_reference]].forEach(function (p) {
         if (p[1].geomean !== null)
@@ -158,11 +158,12 @@
       facet: { column: { field: "weights", type: "nominal", title: "weight format" } },
       spec: { width: { step: 70 }, height: 220, layer: [
         { mark: "bar", encoding: { x: { field: "variant", type: "nominal", title: null }, xOffset: { field: "against" },
-          y: { field: "geomean", type: "quantitative", scale: { type: "log" }, title: "rel_l2(baseline) / rel_l2(variant)" },
+          y: { field: "geomean", type: "quantitative", scale: { zero: true }, title: "rel_l2(baseline) / rel_l2(variant)" },
           color: { field: "against", type: "nominal", title: "measured against" },
           tooltip: [{ field: "variant" }, { field: "against" }, { field: "geomean", format: ".3f" }, { field: "min", format: ".3f" }, { field: "max", format: ".3f" }, { field: "points" }] } },
         { mark: { type: "rule", color: "black" }, encoding: { x: { field: "variant", type: "nominal" }, xOffset: { field: "against" },
-          y: { field: "min", type: "quantitative" }, y2: { field: "max" } } }
+          y: { field: "min", type: "quantitative" }, y2: { field: "max" } } },
+        { mark: { type: "rule", color: "#b00020", strokeDash: [4, 3] }, encoding: { y: { datum: 1 } } }
       ] }
     });
   })();
@@ -178,7 +179,7 @@
       });
     });
     chart("chart-bound", {
-      width: 620, height: { step: 46 },
+      width: 620, height: 200,
       layer: [
         { data: { values: vals }, mark: { type: "point", filled: true, opacity: 0.7 },
           encoding: { y: { field: "variant", type: "nominal", title: null },
