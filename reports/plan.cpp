@@ -7,7 +7,7 @@ namespace {
 
 SweepShape preset_shape(const std::string& name) {
   const Preset& p = find_preset(name);
-  SweepShape s{std::string(p.name), {1, p.H, p.I, p.E, p.k}, {}};
+  SweepShape s{std::string(p.name), {1, p.H, p.I, p.E, p.k}, {}, 2};
   if (name == "gpt-oss-120b") s.act.kind = Activation::swiglu_clamped;
   return s;
 }
@@ -22,6 +22,7 @@ SweepShape mini(const std::string& name, int64_t div, int64_t E) {
   s.shape.H = s.shape.H / div + 8;
   s.shape.I = s.shape.I / div + 8;
   s.shape.E = E;
+  s.max_T = 0;
   return s;
 }
 
@@ -66,7 +67,7 @@ Plan make_plan(const std::string& preset) {
   } else if (preset == "full") {
     for (const Preset& pr : shape_presets()) p.shapes.push_back(preset_shape(std::string(pr.name)));
     p.shapes.push_back(mini("qwen3-30b-a3b", 4, 64));
-    p.tokens = {1, 2, 4, 7, 16, 32, 64};
+    p.tokens = {1, 2, 4, 7, 16, 32, 64};  // full-size shapes: T <= 2
     p.weights = all_weight_formats();
     p.routings = {RoutingDist::uniform, RoutingDist::zipf, RoutingDist::one_set, RoutingDist::distinct,
                   RoutingDist::adversarial};
@@ -89,6 +90,9 @@ std::vector<Config> expand(const Plan& p, uint64_t seed) {
         for (RoutingDist r : p.routings)
           for (ValueDist v : p.values) {
             if (r == RoutingDist::distinct && T * s.shape.k > s.shape.E) continue;  // cannot be all distinct
+            if (s.max_T > 0 && (T > s.max_T || r != RoutingDist::uniform ||
+                                (v != ValueDist::normal && v != ValueDist::cancel)))
+              continue;
             Config c;
             c.shape = &s;
             c.spec.preset = s.name;

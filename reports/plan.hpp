@@ -16,6 +16,10 @@ struct SweepShape {
   std::string name;     // a model preset, or "<preset>/mini" for a scaled-down copy
   Shape shape;          // T unused
   ActivationSpec act;
+  // Full-size shapes: host generation of one full expert takes seconds, so
+  // they are swept at T <= max_T with uniform routing and the normal and
+  // cancel value distributions only (0: no limit).
+  int64_t max_T = 0;
 };
 
 struct Plan {
