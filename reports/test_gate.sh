@@ -9,7 +9,8 @@ mc="$1"; dir="$2"; example="${3:-}"; buggy="${4:-}"
 only='^qwen3-30b-a3b/mini/bf16/T(1|4)/uniform/(normal|cancel)$'
 rm -rf "$dir"; mkdir -p "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
-report() { "$mc" report --preset smoke --only "$only" --no-progress "$@"; }
+# Host backend everywhere: the planted-bug plugin has no device path.
+report() { "$mc" report --preset smoke --backend host --only "$only" --no-progress "$@"; }
 
 report --variants warp_decode --out "$dir/base" || fail "baseline run exited $?"
 
