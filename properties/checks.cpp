@@ -5,6 +5,7 @@
 // poisoning what no output depends on leaves the oracle unchanged.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
@@ -48,6 +49,13 @@ int64_t first_bit_difference(const std::vector<uint8_t>& a, const std::vector<ui
   return -1;
 }
 
+// Values in failure messages: enough digits to tell neighbours apart.
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
 std::string where(const Shape& s, int64_t i) {
   return "t=" + std::to_string(i / s.H) + " i=" + std::to_string(i % s.H);
 }
@@ -77,9 +85,9 @@ Verdict differential(const Ctx& k, const std::vector<const Variant*>& peers) {
       const double lim = bv.rigorous[i] + bq.rigorous[i];
       if (!(std::fabs(y[i] - yq[i]) <= lim))
         return k.verdict(Status::fail, k.header(c) + "disagrees with " + q->name() + " at " + where(c.shape, i) +
-                                           ": " + std::to_string(y[i]) + " vs " + std::to_string(yq[i]) +
-                                           " difference " + std::to_string(std::fabs(y[i] - yq[i])) +
-                                           " > bound sum " + std::to_string(lim));
+                                           ": " + num(y[i]) + " vs " + num(yq[i]) +
+                                           " difference " + num(std::fabs(y[i] - yq[i])) +
+                                           " > bound sum " + num(lim));
     }
   }
   if (compared == 0) return k.verdict(Status::skip, "no other variant runs this case on this backend");
@@ -97,7 +105,7 @@ Verdict twin(const Ctx& k) {
   if (bad < 0) return k.verdict(Status::pass);
   const auto yd = k.decoded(dev, c), yh = k.decoded(host, c);
   return k.verdict(Status::fail, k.header(c) + "device and host twin differ at " + where(c.shape, bad) + ": device " +
-                                     std::to_string(yd[bad]) + " host " + std::to_string(yh[bad]));
+                                     num(yd[bad]) + " host " + num(yh[bad]));
 }
 
 Verdict determinism(const Ctx& k) {
@@ -110,8 +118,8 @@ Verdict determinism(const Ctx& k) {
     if (bad < 0) continue;
     const Status s = k.v.claims().deterministic ? Status::fail : Status::report;
     return k.verdict(s, k.header(c) + "run " + std::to_string(rep + 2) + " differs from run 1 at " +
-                            where(c.shape, bad) + ": " + std::to_string(k.decoded(again, c)[bad]) + " vs " +
-                            std::to_string(k.decoded(first, c)[bad]));
+                            where(c.shape, bad) + ": " + num(k.decoded(again, c)[bad]) + " vs " +
+                            num(k.decoded(first, c)[bad]));
   }
   return k.verdict(Status::pass);
 }
