@@ -41,6 +41,7 @@ struct State {
   std::ostream& out;
   Clock::time_point start = Clock::now(), last_status = Clock::now();
   int64_t cases = 0, skipped = 0, shrink_steps = 0;
+  std::map<props::Property, std::map<props::Status, int64_t>> verdicts;  // per property, of passing cases
   std::map<std::string, int64_t> classes;
   std::optional<Failure> failure;  // the latest failing case: after shrinking, the minimal one
   Clock::time_point shrink_start;
@@ -55,7 +56,7 @@ struct State {
                     std::string(props::backend_name(opt.backend)).c_str(), static_cast<long long>(shrink_steps),
                     describe(failure->fc).substr(0, 80).c_str());
     else
-      std::snprintf(buf, sizeof buf, "[fuzz %s %s] %lld cases, %.1f cases/s, %zu classes, %lld skipped, 0 failures, %.0fs",
+      std::snprintf(buf, sizeof buf, "[fuzz %s %s] %lld cases, %.1f cases/s, %zu classes, %lld with skips, 0 failures, %.0fs",
                     v.name().c_str(), std::string(props::backend_name(opt.backend)).c_str(),
                     static_cast<long long>(cases), t > 0 ? cases / t : 0.0, classes.size(),
                     static_cast<long long>(skipped), t);
@@ -80,9 +81,11 @@ struct State {
     if (!s.ok) RC_DISCARD("unsupported: " + s.reason);
     props::CaseContext cx(std::move(c));
     bool any_skip = false;
+    std::vector<props::Verdict> got;
     for (props::Property p : props) {
       const props::Verdict r = props::check_property(p, v, opt.backend, cx, peers);
       any_skip |= r.status == props::Status::skip;
+      got.push_back(r);
       if (!r.failed()) continue;
       if (!failure) shrink_start = Clock::now();
       failure = Failure{fc, r};
@@ -93,6 +96,7 @@ struct State {
     if (failure) return;  // a passing shrink candidate
     ++cases;
     skipped += any_skip;
+    for (const props::Verdict& r : got) ++verdicts[r.property][r.status];
     for (const std::string& t : coverage_tags(fc)) ++classes[t];
     status();
   }
@@ -133,11 +137,14 @@ void summary(State& st) {
   st.out << "PASS: " << st.cases << " cases in " << std::fixed;
   st.out.precision(1);
   st.out << t << " s (" << (t > 0 ? st.cases / t : 0.0) << " cases/s) for " << st.v.name() << " on "
-         << props::backend_name(st.opt.backend) << ", seed " << st.opt.seed << ", " << st.skipped
-         << " cases with a property skipped\n";
-  st.out << "properties:";
-  for (props::Property p : st.props) st.out << " " << props::property_name(p);
-  st.out << "\ncoverage (" << st.classes.size() << " classes):\n";
+         << props::backend_name(st.opt.backend) << ", seed " << st.opt.seed << "\n";
+  st.out << "properties (checked / skipped / reported, per case):\n";
+  for (props::Property p : st.props) {
+    auto& m = st.verdicts[p];
+    st.out << "  " << props::property_name(p) << ": " << m[props::Status::pass] << " / " << m[props::Status::skip]
+           << " / " << m[props::Status::report] << "\n";
+  }
+  st.out << "coverage (" << st.classes.size() << " classes):\n";
   for (const auto& [k, n] : st.classes) st.out << "  " << k << ": " << n << "\n";
 }
 

@@ -1,6 +1,7 @@
 // isolation and exact: the two properties that rewrite the case's inputs.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -77,6 +78,12 @@ Verdict other_tokens(const Variant& v, Backend b, CaseContext& cx, const Bounds&
                   describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
 }
 
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
 bool is_integer(double v) { return std::isfinite(v) && v == std::nearbyint(v); }
 
 // Exact integers of format f reach 2^(significand bits).
@@ -112,6 +119,12 @@ std::string exactness_obstacle(const Case& c, const OracleResult& o, const Numer
   for (double v : o.g_cond) gmax = std::max(gmax, v);
   for (double v : o.u_cond) gmax = std::max(gmax, v);
   for (double v : o.h) hmax = std::max(hmax, std::fabs(v));
+  // ... and 2^-q itself must be representable (no underflow to the subnormal quantum).
+  std::vector<Format> sums = {n.accumulator, n.output_format};
+  if (n.combine == Combine::per_expert_outputs) sums.push_back(n.expert_out_format);
+  for (Format f : sums)
+    if (-q < 1 - mini_spec(f).bias - mini_spec(f).mbits)
+      return "routing weights below " + std::string(format_name(f)) + "'s smallest subnormal";
   const double acc = exact_range(n.accumulator);
   if (gmax > acc || hmax > acc || cmax > acc) return "values exceed the accumulator's exact integers";
   if (hmax > exact_range(n.h_format)) return "h exceeds the exact integers of h's format";
@@ -147,8 +160,8 @@ Verdict check_exact(const Variant& v, Backend b, CaseContext& cx) {
       return make(Property::exact, Status::fail, v, b,
                   "exact failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
                       case_summary(c) + ": exact-integer case, t=" + std::to_string(i / c.shape.H) +
-                      " i=" + std::to_string(i % c.shape.H) + " got " + std::to_string(y[i]) + " exact " +
-                      std::to_string(o.y(i)) + " (error " + std::to_string(std::fabs(y[i] - o.y(i))) +
+                      " i=" + std::to_string(i % c.shape.H) + " got " + num(y[i]) + " exact " +
+                      num(o.y(i)) + " (error " + num(std::fabs(y[i] - o.y(i))) +
                       ", bound 0) case " + c.provenance);
   return make(Property::exact, Status::pass, v, b);
 }

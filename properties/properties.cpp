@@ -123,7 +123,18 @@ bool CaseContext::may_overflow(const Variant& v) {
   auto over = [&](const std::vector<double>& v) {
     return std::any_of(v.begin(), v.end(), [&](double a) { return !std::isfinite(a) || std::fabs(a) > lim; });
   };
-  if (over(o.cond) || over(o.g_cond) || over(o.u_cond) || over(o.h)) return true;
+  if (over(o.g_cond) || over(o.u_cond) || over(o.h)) return true;
+  // A per-expert partial D_e h is up to cond / |w_j| before w_j scales it.
+  const Shape& s = case_.shape;
+  for (int64_t t = 0; t < s.T; ++t) {
+    double wmin = 1;
+    for (int64_t j = 0; j < s.k; ++j)
+      if (case_.weight(t, j) != 0) wmin = std::min(wmin, std::fabs(static_cast<double>(case_.weight(t, j))));
+    for (int64_t i = 0; i < s.H; ++i) {
+      const double c = o.cond[t * s.H + i];
+      if (!std::isfinite(c) || c / wmin > lim) return true;
+    }
+  }
   const double ylim = mini_max(n.output_format) * 0.5;
   return std::any_of(case_.topk_weights.begin(), case_.topk_weights.end(),
                      [&](float w) { return std::fabs(static_cast<double>(w)) > ylim; });
