@@ -5,6 +5,6 @@ code="$1"; pattern="$2"; shift 2
 out="$("$@" 2>&1)"; rc=$?
 printf '%s\n' "$out"
 if [[ $rc -ne $code ]]; then echo "expected exit $code, got $rc: $*" >&2; exit 1; fi
-if [[ -n "$pattern" ]] && ! grep -qE "$pattern" <<<"$out"; then
+if [[ -n "$pattern" ]] && ! grep -qE -e "$pattern" <<<"$out"; then
   echo "output does not match /$pattern/: $*" >&2; exit 1
 fi
