@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "core/enum_table.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 
@@ -23,21 +24,6 @@ const std::pair<ValueDist, std::string_view> kValues[] = {
 };
 const std::pair<ExpertStorage, std::string_view> kStorage[] = {
     {ExpertStorage::automatic, "auto"}, {ExpertStorage::all, "all"}, {ExpertStorage::routed, "routed"}};
-
-template <class Enum, size_t N>
-Enum parse_in(std::string_view what, std::string_view name, const std::pair<Enum, std::string_view> (&table)[N]) {
-  for (auto& [v, n] : table)
-    if (n == name) return v;
-  std::string known;
-  for (auto& [v, n] : table) known += (known.empty() ? "" : ", ") + std::string(n);
-  throw InputError("unknown " + std::string(what) + " '" + std::string(name) + "' (known: " + known + ")");
-}
-template <class Enum, size_t N>
-std::string_view name_in(Enum e, const std::pair<Enum, std::string_view> (&table)[N]) {
-  for (auto& [v, n] : table)
-    if (v == e) return n;
-  return "?";
-}
 
 // Stream ids keep tensors independent of each other and of the thread count.
 enum Stream : uint64_t { kRoute = 1, kRouteWeights, kX, kW13, kW2, kOutlier };

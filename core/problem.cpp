@@ -4,27 +4,12 @@
 #include <cmath>
 #include <string>
 
+#include "core/enum_table.hpp"
 #include "core/error.hpp"
 
 namespace moecheck {
 
 namespace {
-
-template <class Enum, size_t N>
-Enum parse_enum(std::string_view what, std::string_view name, const std::pair<Enum, std::string_view> (&table)[N]) {
-  for (auto& [v, n] : table)
-    if (n == name) return v;
-  std::string known;
-  for (auto& [v, n] : table) known += (known.empty() ? "" : ", ") + std::string(n);
-  throw InputError("unknown " + std::string(what) + " '" + std::string(name) + "' (known: " + known + ")");
-}
-
-template <class Enum, size_t N>
-std::string_view enum_name(Enum e, const std::pair<Enum, std::string_view> (&table)[N]) {
-  for (auto& [v, n] : table)
-    if (v == e) return n;
-  return "?";
-}
 
 const std::pair<Activation, std::string_view> kActivations[] = {
     {Activation::swiglu, "swiglu"},
@@ -84,10 +69,10 @@ const Preset& find_preset(std::string_view name) {
   throw InputError("unknown preset '" + std::string(name) + "' (known: " + known + ")");
 }
 
-std::string_view activation_name(Activation a) { return enum_name(a, kActivations); }
-Activation parse_activation(std::string_view name) { return parse_enum("activation", name, kActivations); }
-std::string_view layout_name(GateUpLayout l) { return enum_name(l, kLayouts); }
-GateUpLayout parse_layout(std::string_view name) { return parse_enum("gate/up layout", name, kLayouts); }
+std::string_view activation_name(Activation a) { return name_in(a, kActivations); }
+Activation parse_activation(std::string_view name) { return parse_in("activation", name, kActivations); }
+std::string_view layout_name(GateUpLayout l) { return name_in(l, kLayouts); }
+GateUpLayout parse_layout(std::string_view name) { return parse_in("gate/up layout", name, kLayouts); }
 
 int64_t x_elem_bytes(Format f) { return f == Format::f32 ? 4 : 2; }
 
