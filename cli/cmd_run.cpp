@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
 #include "core/generate.hpp"
@@ -24,63 +25,14 @@ struct RunOptions {
   std::string variant;
   std::vector<std::string> plugins;
   std::string case_file, save_case;
-  std::string preset, shape;
-  int64_t tokens = 1;
-  std::string weights = "bf16", x_format = "bf16", activation = "swiglu", layout = "concatenated";
-  std::string routing = "uniform", values = "normal", storage = "auto";
-  uint64_t seed = 1;
-  float alpha = 1.702f, limit = 7.0f;
+  SpecFlags spec;       // the generator flags every case-building command shares
   std::string backend;  // empty: cuda where a device answers, else host
   int threads = 0;
 };
 
-std::vector<int64_t> parse_shape(const std::string& text) {
-  std::vector<int64_t> v;
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = text.find(',', at);
-    const std::string part = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    try {
-      size_t used = 0;
-      v.push_back(std::stoll(part, &used));
-      if (used != part.size()) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw InputError("--shape wants H,I,E,k (four integers), got '" + text + "'");
-    }
-    if (comma == std::string::npos) break;
-    at = comma + 1;
-  }
-  if (v.size() != 4) throw InputError("--shape wants H,I,E,k (four integers), got '" + text + "'");
-  return v;
-}
-
 Case make_case(const RunOptions& o) {
   if (!o.case_file.empty()) return load_case(o.case_file);
-  GenSpec g;
-  if (o.preset.empty() == o.shape.empty()) throw InputError("give exactly one of --case, --preset or --shape");
-  if (!o.preset.empty()) {
-    const Preset& p = find_preset(o.preset);
-    g.preset = std::string(p.name);
-    g.shape = {o.tokens, p.H, p.I, p.E, p.k};
-  } else {
-    const auto v = parse_shape(o.shape);
-    g.shape = {o.tokens, v[0], v[1], v[2], v[3]};
-  }
-  validate_shape(g.shape);
-  g.weights = parse_weight_format(o.weights);
-  g.x_format = parse_format(o.x_format);
-  g.act.kind = parse_activation(o.activation);
-  g.act.alpha = o.alpha;
-  g.act.limit = o.limit;
-  g.layout = parse_layout(o.layout);
-  g.routing = parse_routing(o.routing);
-  g.values = parse_values(o.values);
-  g.storage = o.storage == "auto" ? ExpertStorage::automatic
-              : o.storage == "all" ? ExpertStorage::all
-              : o.storage == "routed" ? ExpertStorage::routed
-                                      : throw InputError("--storage is auto, all or routed, got '" + o.storage + "'");
-  g.seed = o.seed;
-  return generate_case(g);
+  return generate_case(spec_from_flags(o.spec));
 }
 
 std::string fmt_g(double v) {
@@ -176,19 +128,7 @@ void setup_run(CLI::App& root) {
   cmd->add_option("--variant", opt->variant, "Variant name (see the registry)")->required();
   cmd->add_option("--plugin", opt->plugins, "Plugin shared library adding variants (repeatable)");
   cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one");
-  cmd->add_option("--preset", opt->preset, "Model shape preset (qwen3-30b-a3b, qwen3-235b-a22b, deepseek-v3, ...)");
-  cmd->add_option("--shape", opt->shape, "Custom shape H,I,E,k instead of a preset");
-  cmd->add_option("--tokens,-T", opt->tokens, "Tokens T in the decode step")->capture_default_str();
-  cmd->add_option("--weights", opt->weights, "Weight format")->capture_default_str();
-  cmd->add_option("--x-format", opt->x_format, "Activation (x) format")->capture_default_str();
-  cmd->add_option("--activation", opt->activation, "swiglu, geglu, swiglu_clamped or bilinear")->capture_default_str();
-  cmd->add_option("--alpha", opt->alpha, "swiglu_clamped alpha")->capture_default_str();
-  cmd->add_option("--limit", opt->limit, "swiglu_clamped limit")->capture_default_str();
-  cmd->add_option("--layout", opt->layout, "Gate/up layout: concatenated or interleaved")->capture_default_str();
-  cmd->add_option("--routing", opt->routing, "uniform, zipf, one_set, distinct or adversarial")->capture_default_str();
-  cmd->add_option("--values", opt->values, "normal, uniform, heavy, integer or cancel")->capture_default_str();
-  cmd->add_option("--storage", opt->storage, "Experts stored: auto, all or routed")->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "Generator seed")->capture_default_str();
+  add_spec_flags(*cmd, opt->spec);
   cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)");
   cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)");
   cmd->add_option("--save-case", opt->save_case, "Also write the case to this file");

@@ -18,7 +18,7 @@ void add_spec_flags(CLI::App& cmd, SpecFlags& f) {
   cmd.add_option("--layout", f.layout, "Gate/up layout: concatenated, interleaved")->capture_default_str();
   cmd.add_option("--routing", f.routing, "uniform, zipf, one_set, distinct, adversarial")->capture_default_str();
   cmd.add_option("--values", f.values, "normal, uniform, heavy, integer, cancel")->capture_default_str();
-  cmd.add_option("--experts", f.storage, "Stored experts: auto, all, routed")->capture_default_str();
+  cmd.add_option("--experts,--storage", f.storage, "Stored experts: auto, all, routed")->capture_default_str();
   cmd.add_option("--seed", f.seed, "Generator seed")->capture_default_str();
 }
 
