@@ -127,6 +127,20 @@ StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u,
 }
 
 // Stage 3: down projection, combine and output rounding (BOUNDS.md 2.3-2.5).
+// The final rounding of y to the output format (BOUNDS.md: half an ulp of
+// |y| plus the format's floor), then the bounds of element idx.
+void store_with_output_rounding(const Numerics& n, const OracleResult& o, int64_t idx, double yr, double ye,
+                                Bounds& b) {
+  if (n.output_format != n.accumulator) {
+    const double uo = unit_roundoff(n.output_format), fo = rounding_floor(n.output_format);
+    const double ym = std::fabs(o.y_hi[idx]) + o.err[idx];
+    yr += uo * (ym + yr) + fo;
+    ye += uo * (ym + ye) + fo;
+  }
+  b.rigorous[idx] = yr * kSlack;
+  b.estimate[idx] = ye;
+}
+
 Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& n, const std::vector<double>& ehr,
                           const std::vector<double>& ehe) {
   const Shape& s = c.shape;
@@ -140,7 +154,6 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   // roundings without fma); the tree comes after all k folds.
   const int64_t fold_depth = dd + (n.down.fma ? s.k : 2 * s.k);
   const double inflate = 1 + static_cast<double>(s.I + 2) * 0x1p-52;
-  const bool out_round = n.output_format != n.accumulator;
   const bool expert_round = n.expert_out_format != n.accumulator;
 #pragma omp parallel
   {
@@ -193,14 +206,7 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
         yr = Er + gamma_n(static_cast<double>(s.k + 1), un.u) * Ar + static_cast<double>(2 * s.k) * un.eta;
         ye = Ee + gamma_prob(static_cast<double>(s.k + 1), un.u) * Ae;
       }
-      if (out_round) {
-        const double uo = unit_roundoff(n.output_format), fo = rounding_floor(n.output_format);
-        const double ym = std::fabs(o.y_hi[idx]) + o.err[idx];
-        yr += uo * (ym + yr) + fo;
-        ye += uo * (ym + ye) + fo;
-      }
-      b.rigorous[idx] = yr * kSlack;
-      b.estimate[idx] = ye;
+      store_with_output_rounding(n, o, idx, yr, ye, b);
     }
   }
   return b;
@@ -279,14 +285,7 @@ Bounds ordered_down_bounds(const Case& c, const OracleResult& o, const Numerics&
       }
       if (fold) total = butterfly(acc, rc);
       double yr = total.B, ye = total.estimate();
-      if (n.output_format != n.accumulator) {
-        const double uo = unit_roundoff(n.output_format), fo = rounding_floor(n.output_format);
-        const double ym = std::fabs(o.y_hi[idx]) + o.err[idx];
-        yr += uo * (ym + yr) + fo;
-        ye += uo * (ym + ye) + fo;
-      }
-      b.rigorous[idx] = yr * kSlack;
-      b.estimate[idx] = ye;
+      store_with_output_rounding(n, o, idx, yr, ye, b);
     }
   }
   return b;
