@@ -93,6 +93,17 @@ double Case::x_value(int64_t t, int64_t n) const {
   return decode(x_format, x[idx * 2] | (static_cast<uint32_t>(x[idx * 2 + 1]) << 8));
 }
 
+Case single_token(const Case& c, int64_t t) {
+  Case s = c;
+  s.shape.T = 1;
+  const int64_t xb = x_elem_bytes(c.x_format) * c.shape.H;
+  s.x.assign(c.x.begin() + t * xb, c.x.begin() + (t + 1) * xb);
+  s.topk_ids.assign(c.topk_ids.begin() + t * c.shape.k, c.topk_ids.begin() + (t + 1) * c.shape.k);
+  s.topk_weights.assign(c.topk_weights.begin() + t * c.shape.k, c.topk_weights.begin() + (t + 1) * c.shape.k);
+  s.provenance.clear();
+  return s;
+}
+
 void validate_shape(const Shape& s) {
   // Limits keep every index product inside int64 and every tensor allocatable.
   constexpr int64_t kMaxDim = int64_t{1} << 20;

@@ -76,6 +76,10 @@ struct Case {
   float weight(int64_t t, int64_t j) const { return topk_weights[t * shape.k + j]; }
 };
 
+// Token t of c as a one-token case: same weights and stored experts, its own
+// x row and routing; the provenance is dropped (the spec no longer describes it).
+Case single_token(const Case& c, int64_t t);
+
 // Throws InputError with a precise message for any impossible case: k > E,
 // ids out of range or repeated within a token, ids whose weights are not
 // stored, non-finite routing weights, tensor sizes that do not match the

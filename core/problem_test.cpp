@@ -97,6 +97,20 @@ TEST(Validate, RejectsRoutingToExpertWithoutStoredWeights) {
   expect_rejected(c, "no stored weights");
 }
 
+TEST(SingleToken, KeepsWeightsAndTakesTheTokensRowAndRouting) {
+  const Case c = small_case(WeightFormat::mxfp8);
+  const Case s = single_token(c, 2);
+  EXPECT_NO_THROW(validate(s));
+  EXPECT_EQ(s.shape.T, 1);
+  for (int64_t n = 0; n < c.shape.H; ++n) ASSERT_EQ(s.x_value(0, n), c.x_value(2, n));
+  for (int64_t j = 0; j < c.shape.k; ++j) {
+    EXPECT_EQ(s.id(0, j), c.id(2, j));
+    EXPECT_EQ(s.weight(0, j), c.weight(2, j));
+  }
+  EXPECT_EQ(s.w13.data, c.w13.data);
+  EXPECT_TRUE(s.provenance.empty());
+}
+
 TEST(Layout, GateAndUpRowsCoverTheFusedTensorOnce) {
   for (GateUpLayout l : {GateUpLayout::concatenated, GateUpLayout::interleaved}) {
     const int64_t I = 5;

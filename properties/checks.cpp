@@ -124,18 +124,6 @@ Verdict determinism(const Ctx& k) {
   return k.verdict(Status::pass);
 }
 
-// Token t of c as a one-token case (same weights and stored experts).
-Case single_token(const Case& c, int64_t t) {
-  Case s = c;
-  s.shape.T = 1;
-  const int64_t xb = x_elem_bytes(c.x_format) * c.shape.H;
-  s.x.assign(c.x.begin() + t * xb, c.x.begin() + (t + 1) * xb);
-  s.topk_ids.assign(c.topk_ids.begin() + t * c.shape.k, c.topk_ids.begin() + (t + 1) * c.shape.k);
-  s.topk_weights.assign(c.topk_weights.begin() + t * c.shape.k, c.topk_weights.begin() + (t + 1) * c.shape.k);
-  s.provenance.clear();  // the generator spec no longer describes it
-  return s;
-}
-
 Verdict batch_invariance(const Ctx& k) {
   const Case& c = k.cx.base();
   const Shape& s = c.shape;

@@ -229,17 +229,6 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, SmallOnDevice, ::testing::ValuesIn(small_con
 
 // ---- batch invariance -----------------------------------------------------
 
-// Token t of a batch, as a case of its own (same weights).
-Case single_token(const Case& c, int64_t t) {
-  Case s = c;
-  s.shape.T = 1;
-  const int64_t xb = x_elem_bytes(c.x_format) * c.shape.H;
-  s.x.assign(c.x.begin() + t * xb, c.x.begin() + (t + 1) * xb);
-  s.topk_ids.assign(c.topk_ids.begin() + t * c.shape.k, c.topk_ids.begin() + (t + 1) * c.shape.k);
-  s.topk_weights.assign(c.topk_weights.begin() + t * c.shape.k, c.topk_weights.begin() + (t + 1) * c.shape.k);
-  return s;
-}
-
 TEST(WarpDecodeGpu, Token_output_is_batch_invariant) {
   SKIP_WITHOUT_GPU();
   GenSpec g;
