@@ -13,6 +13,7 @@
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/shard.hpp"
 #include "fuzz/runner.hpp"
 #include "kernels/device_case.hpp"
 #include "kernels/plugin.hpp"
@@ -21,7 +22,7 @@ namespace moecheck::cli {
 namespace {
 
 struct FuzzFlags {
-  std::string variant, time = "60s", backend, properties, corpus = "fuzz/corpus";
+  std::string variant, time = "60s", backend, properties, corpus = "fuzz/corpus", shard = "1/1";
   std::vector<std::string> plugins;
   int64_t cases = -1;
   uint64_t seed = 1;
@@ -54,6 +55,7 @@ void fuzz_command(const FuzzFlags& f) {
   o.time_s = parse_duration(f.time);
   o.cases = f.cases;
   o.seed = f.seed;
+  o.shard = parse_shard(f.shard);
   o.backend = props::parse_backend(f.backend.empty() ? default_backend() : f.backend);
   o.properties = props::parse_property_list(f.properties);
   o.corpus = f.corpus;
@@ -73,6 +75,9 @@ void setup_fuzz(CLI::App& root) {
   cmd->add_option("--cases", f->cases, "Stop after this many passing cases instead of a time");
   cmd->add_option("--seed", f->seed, "RapidCheck seed: the same seed and --cases replay the same cases");
   cmd->add_option("--backend", f->backend, "cuda or host (default: cuda where a device answers)");
+  cmd->add_option("--shard", f->shard,
+                  "i/n: fuzz only the i-th of n disjoint slices of the seed's case stream (CI matrix; "
+                  "--time/--cases apply per shard)");
   cmd->add_option("--properties", f->properties, "Comma-separated properties (default: all)");
   cmd->add_option("--corpus", f->corpus, "Directory for shrunk failing cases (default fuzz/corpus)");
   cmd->add_option("--max-size", f->max_size, "RapidCheck size 0..100: shapes grow with it (default 40)");

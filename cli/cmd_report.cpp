@@ -1,8 +1,8 @@
 // moecheck report: sweep variants over shapes, formats, batch sizes and
 // value distributions; write report.json/.md/.html; with --baseline, exit 1
-// when accuracy or (same card) throughput regressed.
+// when accuracy or (same card) throughput regressed. `report merge` joins
+// the reports of a sharded sweep (--shard i/n) into one.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <regex>
 
@@ -10,7 +10,9 @@
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/shard.hpp"
 #include "reports/gate.hpp"
+#include "reports/merge.hpp"
 #include "reports/plan.hpp"
 #include "reports/report.hpp"
 
@@ -20,19 +22,9 @@ namespace {
 struct ReportArgs {
   report::Options o;
   report::Thresholds t;
-  std::string only;
+  std::string only, shard = "1/1";
   bool no_progress = false;
 };
-
-nlohmann::ordered_json read_json(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw InputError("cannot read baseline " + path);
-  try {
-    return nlohmann::ordered_json::parse(f);
-  } catch (const std::exception& e) {
-    throw InputError("baseline " + path + " is not valid JSON: " + e.what());
-  }
-}
 
 void print_gate(const report::GateResult& g) {
   std::printf("regression gate: %d accuracy results, %d timings compared\n", g.accuracy_compared,
@@ -65,21 +57,13 @@ std::string check_failures(const report::json& r) {
   return bad ? std::to_string(bad) + " result(s) outside their rigorous bound or failed; first: " + first : "";
 }
 
-void run(ReportArgs& a) {
-  report::Options o = a.o;
-  o.progress = !a.no_progress;
-  if (!a.only.empty()) {
-    try {
-      o.only = std::regex(a.only);
-    } catch (const std::regex_error& e) {
-      throw InputError("--only: bad regular expression '" + a.only + "': " + e.what());
-    }
-  }
-  report::json baseline;
-  if (!o.baseline.empty()) baseline = read_json(o.baseline);  // fail before the sweep
-  report::json r = report::build_report(o);
+// Gate against the baseline, write the three files, print; the same for a
+// swept and a merged report.
+void finish(report::json r, const ReportArgs& a) {
+  const report::Options& o = a.o;
   report::GateResult g;
   if (!o.baseline.empty()) {
+    const report::json baseline = report::read_report_json(o.baseline);
     g = report::compare(baseline, r, a.t);
     r["gate"] = report::gate_json(g, a.t, o.baseline, baseline);
   }
@@ -94,6 +78,57 @@ void run(ReportArgs& a) {
   if (!failures.empty()) throw CheckFailure(failures);
 }
 
+void run(ReportArgs& a) {
+  report::Options o = a.o;
+  o.progress = !a.no_progress;
+  o.shard = parse_shard(a.shard);
+  if (!a.only.empty()) {
+    try {
+      o.only = std::regex(a.only);
+    } catch (const std::regex_error& e) {
+      throw InputError("--only: bad regular expression '" + a.only + "': " + e.what());
+    }
+  }
+  if (!o.baseline.empty()) report::read_report_json(o.baseline);  // fail before the sweep
+  finish(report::build_report(o), a);
+}
+
+// The command line as run, for the report's header.
+std::string command_line(const std::string& head, const CLI::App* cmd) {
+  std::string line = head;
+  for (const auto* opt : cmd->get_options())
+    if (opt->count() > 0 && opt->get_name() != "--help")
+      for (const std::string& v : opt->results())
+        line += " " + (opt->get_name().empty() ? v : opt->get_name() + (opt->get_expected_max() == 0 || v.empty() ? "" : " " + v));
+  return line;
+}
+
+void add_gate_options(CLI::App* cmd, ReportArgs& a) {
+  cmd->add_option("--baseline", a.o.baseline, "Earlier report.json: exit 1 when this run regressed against it");
+  cmd->add_option("--gate-accuracy-ratio", a.t.rel_l2_ratio, "Gate: relative L2 error may grow by this factor")
+      ->capture_default_str();
+  cmd->add_option("--gate-max-error-ratio", a.t.max_ucond_ratio, "Gate: max u*c error may grow by this factor")
+      ->capture_default_str();
+  cmd->add_option("--gate-time-ratio", a.t.time_ratio, "Gate: median time may grow by this factor (same card)")
+      ->capture_default_str();
+}
+
+void setup_merge(CLI::App* report_cmd) {
+  auto a = std::make_shared<ReportArgs>();
+  auto files = std::make_shared<std::vector<std::string>>();
+  CLI::App* cmd = report_cmd->add_subcommand(
+      "merge", "Join the report.json of every shard (report --shard i/n) into one report, as if run unsharded");
+  cmd->add_option("reports", *files, "report.json of shards 1..n, any order")->required();
+  cmd->add_option("--out", a->o.out, "Output directory")->capture_default_str();
+  add_gate_options(cmd, *a);
+  cmd->callback([a, files, cmd] {
+    std::vector<report::ShardReport> parts;
+    for (const std::string& f : *files) parts.push_back({f, report::read_report_json(f)});
+    if (!a->o.baseline.empty()) report::read_report_json(a->o.baseline);
+    finish(report::merge_reports(parts, command_line("moecheck report merge", cmd)), *a);
+  });
+}
+
 void setup_report(CLI::App& root) {
   auto a = std::make_shared<ReportArgs>();
   CLI::App* cmd = root.add_subcommand(
@@ -104,27 +139,21 @@ void setup_report(CLI::App& root) {
   cmd->add_option("--plugin", a->o.plugins, "Plugin library adding variants (repeatable)");
   cmd->add_option("--backend", a->o.backend, "cuda or host (default: cuda where a device answers, else host)");
   cmd->add_option("--out", a->o.out, "Output directory")->capture_default_str();
-  cmd->add_option("--baseline", a->o.baseline, "Earlier report.json: exit 1 when this run regressed against it");
   cmd->add_option("--seed", a->o.seed, "Report seed (each point derives its own)")->capture_default_str();
   cmd->add_option("--threads", a->o.threads, "Oracle threads (0: OpenMP default)");
   cmd->add_option("--only", a->only, "Only sweep points whose id matches this regular expression");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar / progress lines");
-  cmd->add_option("--gate-accuracy-ratio", a->t.rel_l2_ratio, "Gate: relative L2 error may grow by this factor")
+  cmd->add_option("--shard", a->shard,
+                  "i/n: only the i-th of n slices of the sweep (and of the bench presets), numbered from 1; "
+                  "join the parts with `report merge`")
       ->capture_default_str();
-  cmd->add_option("--gate-max-error-ratio", a->t.max_ucond_ratio, "Gate: max u*c error may grow by this factor")
-      ->capture_default_str();
-  cmd->add_option("--gate-time-ratio", a->t.time_ratio, "Gate: median time may grow by this factor (same card)")
-      ->capture_default_str();
+  add_gate_options(cmd, *a);
   cmd->callback([a, cmd] {
-    // The command line as run, for the report's header.
-    std::string line = "moecheck report";
-    for (const auto* opt : cmd->get_options())
-      if (opt->count() > 0 && opt->get_name() != "--help")
-        for (const std::string& v : opt->results())
-          line += " " + opt->get_name() + (opt->get_expected_max() == 0 || v.empty() ? "" : " " + v);
-    a->o.command_line = line;
+    if (cmd->got_subcommand("merge")) return;
+    a->o.command_line = command_line("moecheck report", cmd);
     run(*a);
   });
+  setup_merge(cmd);
 }
 
 }  // namespace

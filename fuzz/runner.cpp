@@ -118,12 +118,14 @@ std::string replay_line(const FuzzOptions& opt, const std::string& file) {
   return cmd + " --backend " + std::string(props::backend_name(opt.backend));
 }
 
+std::string shard_note(const FuzzOptions& opt) { return opt.shard.whole() ? "" : ", shard " + opt.shard.str(); }
+
 int report_failure(State& st) {
   const Failure& f = *st.failure;
   const std::string file = save_failure(st.opt.corpus, st.opt.variant, f.verdict.property, f.fc);
   st.out << "FAIL after " << st.cases << " passing cases (" << std::fixed;
   st.out.precision(1);
-  st.out << since(st.start) << " s, seed " << st.opt.seed << "), shrunk in " << st.shrink_steps << " steps\n";
+  st.out << since(st.start) << " s, seed " << st.opt.seed << shard_note(st.opt) << "), shrunk in " << st.shrink_steps << " steps\n";
   st.out << "property: " << props::property_name(f.verdict.property) << "\n";
   st.out << "minimal case: " << describe(f.fc) << "\n";
   st.out << f.verdict.detail << "\n";
@@ -137,7 +139,7 @@ void summary(State& st) {
   st.out << "PASS: " << st.cases << " cases in " << std::fixed;
   st.out.precision(1);
   st.out << t << " s (" << (t > 0 ? st.cases / t : 0.0) << " cases/s) for " << st.v.name() << " on "
-         << props::backend_name(st.opt.backend) << ", seed " << st.opt.seed << "\n";
+         << props::backend_name(st.opt.backend) << ", seed " << st.opt.seed << shard_note(st.opt) << "\n";
   st.out << "properties (checked / skipped / reported, per case):\n";
   for (props::Property p : st.props) {
     auto& m = st.verdicts[p];
@@ -197,7 +199,7 @@ int run_fuzz(const FuzzOptions& opt, std::ostream& out) {
   if (!props::backend_runs(v, opt.backend, &why)) throw InputError("cannot fuzz on " + std::string(props::backend_name(opt.backend)) + ": " + why);
   const GenOptions gen = supported_options(v);
   State st(opt, v, out);
-  for (int64_t chunk = 0;; ++chunk) {
+  for (int64_t chunk = opt.shard.index - 1;; chunk += opt.shard.count) {
     if (opt.cases >= 0 ? st.cases >= opt.cases : since(st.start) >= opt.time_s) break;
     rc::detail::TestParams params;
     params.seed = mix_seed(opt.seed, static_cast<uint64_t>(chunk));

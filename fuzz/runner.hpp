@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/shard.hpp"
 #include "fuzz/generators.hpp"
 #include "kernels/variant.hpp"
 #include "properties/properties.hpp"
@@ -20,6 +21,9 @@ struct FuzzOptions {
   double time_s = 60;                // search time (shrinking has its own budget)
   int64_t cases = -1;                // stop after this many cases instead, when >= 0
   uint64_t seed = 1;
+  // This runner fuzzes RapidCheck chunks k with shard.owns(k): n shards with
+  // one seed search disjoint cases; --time / --cases apply to each shard.
+  Shard shard;
   props::Backend backend = props::Backend::host;
   std::vector<props::Property> properties;  // empty: all
   std::string corpus = "fuzz/corpus";

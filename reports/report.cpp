@@ -58,6 +58,8 @@ json sweep(const Plan& p, const Options& o, const AccuracyRun& run) {
   if (o.only)
     std::erase_if(cfgs, [&](const Config& c) { return !std::regex_search(c.id, *o.only); });
   if (cfgs.empty()) throw InputError("--only matches no sweep point of preset " + p.name);
+  int64_t k = 0;
+  std::erase_if(cfgs, [&](const Config&) { return !o.shard.owns(k++); });
   Progress bar("accuracy", static_cast<int64_t>(cfgs.size()), o.progress);
   json out = json::array();
   for (const Config& c : cfgs) {
@@ -68,7 +70,11 @@ json sweep(const Plan& p, const Options& o, const AccuracyRun& run) {
   return out;
 }
 
-json throughput(const Plan& p, const std::vector<const Variant*>& vs, const Options& o) {
+json throughput(Plan p, const std::vector<const Variant*>& vs, const Options& o) {
+  // Whole presets per shard: a preset's crossover needs all its T on one card.
+  int64_t k = 0;
+  std::erase_if(p.bench_presets, [&](const std::string&) { return !o.shard.owns(k++); });
+  if (p.bench_presets.empty()) return {{"skipped", "shard " + o.shard.str() + " has no bench preset"}};
   std::vector<std::string> names;
   for (const Variant* v : vs)
     if (v->has_device()) names.push_back(v->name());
@@ -100,6 +106,7 @@ json build_report(const Options& o) {
   r["preset"] = plan.name;
   r["seed"] = std::to_string(o.seed);
   r["command"] = o.command_line;
+  r["shard"] = {{"index", o.shard.index}, {"count", o.shard.count}};
   r["backend"] = {{"name", backend}, {"why_host", why_host}};
   r["device"] = device_json();
   r["build"] = build_json();

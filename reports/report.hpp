@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/shard.hpp"
+
 namespace moecheck::report {
 
 using json = nlohmann::ordered_json;
@@ -27,6 +29,9 @@ struct Options {
   int threads = 0;
   bool progress = true;
   std::optional<std::regex> only;     // sweep points whose id matches
+  // Only this shard's sweep points (k-th point of the filtered sweep) and
+  // bench presets (k-th preset); `moecheck report merge` joins the shards.
+  Shard shard;
   std::string command_line;           // recorded in the report
 };
 
