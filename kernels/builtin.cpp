@@ -8,6 +8,7 @@ void register_builtin_variants(Registry& r) {
   // warp_decode family (kernels/warp_decode/)
   MOECHECK_BUILTIN_VARIANT(make_warp_decode);
   MOECHECK_BUILTIN_VARIANT(make_warp_decode_h32);
+  MOECHECK_BUILTIN_VARIANT(make_warp_decode_grouped);
   // expert_centric family (kernels/expert_centric/)
   MOECHECK_BUILTIN_VARIANT(make_expert_centric);
   MOECHECK_BUILTIN_VARIANT(make_expert_centric_fused);

@@ -1,0 +1,188 @@
+// CPU tests of warp_decode_grouped: the host twin against the oracle within
+// the bound derived from its declaration (many routings: all tokens on one
+// expert, all distinct, k = E, T up to 63, H and I off the 8-element chunk),
+// the host grouping, and h / lane order against warp_decode.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/generate.hpp"
+#include "kernels/check.hpp"
+#include "kernels/registry.hpp"
+#include "kernels/warp_decode/grouped.hpp"
+
+namespace moecheck {
+namespace {
+
+using warp_decode::grouped::kM;
+using warp_decode::grouped::Tile;
+
+struct Config {
+  Shape shape;
+  Activation act;
+  GateUpLayout layout;
+  ValueDist values;
+  RoutingDist routing;
+  uint64_t seed;
+};
+
+std::string config_name(const Config& c) {
+  return "WarpDecodeGrouped_bf16_" + std::string(activation_name(c.act)) + "_" + std::string(values_name(c.values)) +
+         "_" + std::string(routing_name(c.routing)) + "_" + (c.layout == GateUpLayout::interleaved ? "il_" : "") + "T" +
+         std::to_string(c.shape.T) + "_H" + std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" +
+         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k);
+}
+
+// The routings that shape the tiles: one_set with k = 1 puts every token on
+// one expert (T / 8 full tiles and a tail), distinct gives one pair per
+// tile, k = E puts every token on every expert; plus odd H, I (chunk and
+// lane tails) and T from 1 to 63.
+std::vector<Config> configs() {
+  const Activation acts[] = {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear};
+  const ValueDist vals[] = {ValueDist::normal, ValueDist::uniform, ValueDist::heavy, ValueDist::cancel};
+  const struct {
+    Shape shape;
+    RoutingDist routing;
+  } cases[] = {
+      {{8, 2050, 21, 4, 1}, RoutingDist::one_set},     {{33, 263, 40, 4, 1}, RoutingDist::one_set},
+      {{63, 37, 9, 6, 2}, RoutingDist::one_set},       {{17, 129, 77, 16, 1}, RoutingDist::distinct},
+      {{5, 520, 264, 16, 3}, RoutingDist::distinct},   {{9, 263, 77, 6, 6}, RoutingDist::uniform},
+      {{7, 64, 256, 5, 5}, RoutingDist::zipf},          {{1, 2050, 130, 9, 3}, RoutingDist::uniform},
+      {{3, 1, 1, 3, 1}, RoutingDist::uniform},         {{31, 300, 21, 12, 4}, RoutingDist::adversarial},
+      {{63, 129, 13, 9, 2}, RoutingDist::zipf},        {{15, 257, 3, 16, 16}, RoutingDist::one_set},
+      {{11, 515, 130, 8, 8}, RoutingDist::zipf},       {{49, 8, 64, 4, 2}, RoutingDist::adversarial},
+  };
+  std::vector<Config> out;
+  int i = 0;
+  for (const auto& c : cases) {
+    out.push_back({c.shape, acts[i % 4], i % 3 == 1 ? GateUpLayout::interleaved : GateUpLayout::concatenated,
+                   vals[(i / 2) % 4], c.routing, 2000 + static_cast<uint64_t>(i)});
+    ++i;
+  }
+  return out;
+}
+
+Case make(const Config& cf) {
+  GenSpec g;
+  g.shape = cf.shape;
+  g.act.kind = cf.act;
+  g.layout = cf.layout;
+  g.values = cf.values;
+  g.routing = cf.routing;
+  g.seed = cf.seed;
+  return generate_case(g);
+}
+
+class GroupedTwinVsOracle : public ::testing::TestWithParam<Config> {};
+
+TEST_P(GroupedTwinVsOracle, WithinRigorousBound) {
+  const Config& cf = GetParam();
+  const Case c = make(cf);
+  const Variant& v = find_variant("warp_decode_grouped");
+  ASSERT_TRUE(v.supports(c).ok);
+  std::vector<uint8_t> y(static_cast<size_t>(c.shape.T * c.shape.H * 2), 0xFF);  // poisoned
+  v.run_host(c, y);
+  const OracleResult o = run_oracle(c);
+  const CheckResult r = check_output(c, o, v, y);
+  EXPECT_TRUE(r.ok()) << v.name() << " bf16 " << config_name(cf) << ": " << r.metrics.violations << " violations, "
+                      << r.metrics.nonfinite << " non-finite; first: " << r.first_violation
+                      << "\nreplay: " << replay_command(c, v.name(), "host", {});
+  std::vector<uint8_t> y2;
+  v.run_host(c, y2);
+  EXPECT_EQ(y, y2) << "twin not deterministic";
+}
+
+INSTANTIATE_TEST_SUITE_P(Random, GroupedTwinVsOracle, ::testing::ValuesIn(configs()),
+                         [](const auto& info) { return config_name(info.param); });
+
+// The host grouping: every pair once, by slot, ascending within a slot,
+// tiles of <= kM pairs of one slot, at most max_tiles of them.
+TEST(WarpDecodeGroupedGrouping, Sorted_by_slot_ascending_within_tiles_bounded) {
+  const int64_t S = 7;
+  for (int64_t T : {1, 3, 8, 17, 64}) {
+    for (int64_t k : {1, 3, 7}) {
+      std::vector<int32_t> slots(static_cast<size_t>(T * k));
+      for (size_t q = 0; q < slots.size(); ++q) slots[q] = static_cast<int32_t>((q * 5 + q / 3) % (T == 64 ? 1 : S));
+      std::vector<int32_t> sorted;
+      std::vector<Tile> tiles;
+      warp_decode::grouped::group_pairs_host(slots, S, sorted, tiles);
+      const std::string at = "T=" + std::to_string(T) + " k=" + std::to_string(k);
+      ASSERT_LE(static_cast<int64_t>(tiles.size()), warp_decode::grouped::max_tiles(Shape{T, 8, 8, S, k})) << at;
+      std::vector<int> seen(slots.size(), 0);
+      int32_t next = 0;
+      for (size_t ti = 0; ti < tiles.size(); ++ti) {
+        const Tile& tl = tiles[ti];
+        ASSERT_EQ(tl.first, next) << at << " tile " << ti;
+        ASSERT_GE(tl.count, 1) << at;
+        ASSERT_LE(tl.count, kM) << at;
+        for (int32_t q = tl.first; q < tl.first + tl.count; ++q) {
+          ASSERT_EQ(slots[sorted[q]], tl.slot) << at << " position " << q;
+          if (q > tl.first) {
+            ASSERT_LT(sorted[q - 1], sorted[q]) << at << " position " << q;
+          }
+          if (ti > 0 && q == tl.first && tiles[ti - 1].slot == tl.slot) {
+            ASSERT_LT(sorted[q - 1], sorted[q]) << at << " tile boundary " << ti;
+          }
+          ++seen[sorted[q]];
+        }
+        next += tl.count;
+      }
+      ASSERT_EQ(next, static_cast<int32_t>(slots.size())) << at;
+      for (size_t q = 0; q < seen.size(); ++q) ASSERT_EQ(seen[q], 1) << at << " pair " << q;
+    }
+  }
+}
+
+// With k = 1 and routing weight 1, warp_decode's fold fma(1, p_lane, +0) is
+// the lane partial itself and the grouped combine RN(1 * p) is p: both
+// outputs are then bf16(butterfly of the same lane chains over the same h),
+// so equal bits show that h and both lane orders match warp_decode's.
+TEST(WarpDecodeGroupedTwin, One_expert_unit_weight_equals_warp_decode) {
+  for (const Shape& s : {Shape{9, 2050, 77, 4, 1}, Shape{33, 263, 256, 3, 1}, Shape{5, 37, 9, 16, 1}}) {
+    GenSpec g;
+    g.shape = s;
+    g.routing = RoutingDist::zipf;
+    g.seed = 31;
+    Case c = generate_case(g);
+    for (float& w : c.topk_weights) w = 1.0f;
+    std::vector<uint8_t> yg, yw;
+    find_variant("warp_decode_grouped").run_host(c, yg);
+    find_variant("warp_decode").run_host(c, yw);
+    ASSERT_EQ(yg.size(), yw.size());
+    int64_t nonzero = 0;
+    for (size_t q = 0; q < yg.size(); q += 2) {
+      const uint16_t a = static_cast<uint16_t>(yg[q] | yg[q + 1] << 8), b = static_cast<uint16_t>(yw[q] | yw[q + 1] << 8);
+      nonzero += (a & 0x7fff) != 0;
+      if ((a & 0x7fff) == 0 && (b & 0x7fff) == 0) continue;  // +0 / -0: the fold may flip a zero's sign
+      ASSERT_EQ(a, b) << "T=" << s.T << " H=" << s.H << " I=" << s.I << ": y[" << q / 2 / s.H << ", " << q / 2 % s.H
+                      << "] grouped 0x" << std::hex << a << " warp_decode 0x" << b;
+    }
+    EXPECT_GT(nonzero, static_cast<int64_t>(yg.size()) / 4) << "mostly zero outputs: comparison would be vacuous";
+  }
+}
+
+// Integer inputs with the bilinear activation: every intermediate exact
+// (|h| <= 256 with H = 7), so the output is the exact value rounded once.
+TEST(WarpDecodeGroupedTwin, Integer_bilinear_is_exact) {
+  GenSpec g;
+  g.shape = {13, 7, 77, 9, 4};
+  g.act.kind = Activation::bilinear;
+  g.values = ValueDist::integer;
+  g.seed = 77;
+  const Case c = generate_case(g);
+  std::vector<uint8_t> y;
+  find_variant("warp_decode_grouped").run_host(c, y);
+  const OracleResult o = run_oracle(c);
+  const auto yd = decode_output(y, Format::bf16, c.shape.T * c.shape.H);
+  int64_t nonzero = 0;
+  for (size_t i = 0; i < yd.size(); ++i) {
+    ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
+    ASSERT_EQ(yd[i], round_to(Format::bf16, o.y(static_cast<int64_t>(i)))) << "element " << i;
+    nonzero += yd[i] != 0;
+  }
+  EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
+}
+
+}  // namespace
+}  // namespace moecheck
