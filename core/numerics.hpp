@@ -46,6 +46,15 @@ struct Numerics {
   // Unit of the accumulator's rounding; 0 means unit_roundoff(accumulator).
   // Tensor cores that truncate in their adder trees declare 2^-23 here.
   double accumulator_unit = 0;
+  // fp32 (accumulator) roundings in each dequantized weight of w13 and w2
+  // before it meets x or h: 0 exact (bf16, f16, power-of-two MX scales), 1
+  // for w = fl(e * s) with an fp32 scale s, 2 for w = fl(e * fl(s1 * s2))
+  // (NVFP4's e4m3 block scale times its fp32 tensor scale, |e| <= 6).
+  // Each rounding adds u |w| + eta_f (its underflow floor) to the weight,
+  // the later ones scaled by |e| (oracle/BOUNDS.md 2.1). -1: inferred, one
+  // rounding where the exact value has more significant bits than the
+  // accumulator, none elsewhere.
+  int weight_roundings = -1;
   // Activations re-quantized before the gate/up product (x in this format);
   // nullopt when x is used as given.
   std::optional<Format> x_requant;

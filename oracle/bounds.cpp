@@ -18,19 +18,39 @@ constexpr double kSlack = 1.0001;
 
 int floor_log2(double v) { return std::ilogb(v); }
 
+// Dequantization of one weight into the accumulator (BOUNDS.md 2.1):
+// |w_kernel - w| <= rel |w| + floor after r roundings.
+struct WeightDequant {
+  int r = 0;
+  double rel = 0, floor = 0;
+};
+
 struct Units {
   double u;    // accumulator unit roundoff
   double eta;  // accumulator underflow floor per rounding
-  bool wround_gate, wround_down;  // weights rounded when converted to the accumulator
+  WeightDequant wg, wd;  // w13, w2
 };
+
+// r roundings declared (Numerics::weight_roundings) or inferred (one when the
+// exact value needs more bits than the accumulator has). The first rounding
+// costs u |w| + eta; each later one rounds a scale product that the element
+// e (|e| <= max of its format) multiplies: + u |w| (1 + u) + |e| (1 + u) eta.
+WeightDequant weight_dequant(WeightFormat f, const Numerics& n, double u, double eta) {
+  WeightDequant d;
+  d.r = n.weight_roundings >= 0 ? n.weight_roundings
+                                : (weight_value_bits(f) > format_precision_bits(n.accumulator) ? 1 : 0);
+  if (d.r == 0) return d;
+  d.rel = gamma_n(static_cast<double>(d.r), u);
+  d.floor = eta * (1 + static_cast<double>(d.r - 1) * (1 + u) * mini_max(element_format(f)));
+  return d;
+}
 
 Units units(const Case& c, const Numerics& n) {
   Units r;
   r.u = n.accumulator_unit > 0 ? n.accumulator_unit : unit_roundoff(n.accumulator);
   r.eta = rounding_floor(n.accumulator);
-  const int acc_bits = format_precision_bits(n.accumulator);
-  r.wround_gate = weight_value_bits(c.w13.format) > acc_bits;
-  r.wround_down = weight_value_bits(c.w2.format) > acc_bits;
+  r.wg = weight_dequant(c.w13.format, n, r.u, r.eta);
+  r.wd = weight_dequant(c.w2.format, n, r.u, r.eta);
   return r;
 }
 
@@ -88,9 +108,11 @@ struct StageErr {
 };
 
 // Stage 1: error of one fp32 gate or up dot product (BOUNDS.md 2.1).
-StageErr dot_error(double cond, double rq, int64_t depth, int64_t terms, const Units& un) {
+// wfloor: the weights' dequantization floors times sum |x|.
+StageErr dot_error(double cond, double rq, int64_t depth, int64_t terms, const Units& un, double wfloor) {
   StageErr s;
-  s.r = rq + gamma_n(static_cast<double>(depth), un.u) * (cond + rq) + static_cast<double>(terms * depth) * un.eta;
+  s.r = rq + gamma_n(static_cast<double>(depth), un.u) * (cond + rq) + static_cast<double>(terms * depth) * un.eta +
+        wfloor;
   s.e = rq + gamma_prob(static_cast<double>(depth), un.u) * (cond + rq);
   return s;
 }
@@ -149,7 +171,7 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   b.rigorous.assign(s.T * s.H, 0);
   b.estimate.assign(s.T * s.H, 0);
   const bool fold = n.combine == Combine::fold_partials;
-  const int64_t dd = reduction_depth(n.down, s.I) + (un.wround_down ? 1 : 0);
+  const int64_t dd = reduction_depth(n.down, s.I) + un.wd.r;
   // fold_partials: each expert's lane partial is folded in with one fma (two
   // roundings without fma); the tree comes after all k folds.
   const int64_t fold_depth = dd + (n.down.fma ? s.k : 2 * s.k);
@@ -170,7 +192,7 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
         for (int64_t q = 0; q < s.I; ++q) {
           const double a = std::fabs(d[q]);
           cj += a * std::fabs(o.h[tj * s.I + q]);
-          pr += a * ehr[tj * s.I + q];
+          pr += a * ehr[tj * s.I + q] + un.wd.floor * (std::fabs(o.h[tj * s.I + q]) + ehr[tj * s.I + q]);
           pe += a * ehe[tj * s.I + q];
           yj += d[q] * o.h[tj * s.I + q];
         }
@@ -226,7 +248,7 @@ StageErr ordered_dot_error(const Numerics& n, const Units& un, const RequantErro
   for (int64_t q = 0; q < H; ++q) {
     t[q] = row[q] * x[q];
     double p = 0;
-    if (un.wround_gate) p += un.u * std::fabs(t[q]);
+    p += un.wg.rel * std::fabs(t[q]) + un.wg.floor * std::fabs(x[q]);
     if (inexact_products) p += 0x1p-53 * std::fabs(t[q]);
     if (n.x_requant) p += std::fabs(row[q]) * (rq.rel * std::fabs(x[q]) + (B > 0 ? rq.floor_per_amax * xamax[q / B] : rq.floor_abs));
     pi[q] = p * kSlack;
@@ -266,7 +288,7 @@ Bounds ordered_down_bounds(const Case& c, const OracleResult& o, const Numerics&
           t[q] = d[q] * h;
           // h is the oracle's RN-to-double: 2^-53 |h| from the exact h.
           double p = ad * (ehr[tj * s.I + q] + 0x1p-53 * std::fabs(h));
-          if (un.wround_down) p += un.u * std::fabs(t[q]);
+          p += un.wd.rel * std::fabs(t[q]) + un.wd.floor * (std::fabs(h) + ehr[tj * s.I + q]);
           pi[q] = p * kSlack;
           pe[q] = ad * ehe[tj * s.I + q];
         }
@@ -339,7 +361,7 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   const Units un = units(c, n);
   const int64_t tki = s.T * s.k * s.I;
   std::vector<double> ehr(tki), ehe(tki);  // (T, k, I) bounds on |h_kernel - h_true|
-  const int64_t dg = reduction_depth(n.gate_up, s.H) + (un.wround_gate ? 1 : 0);
+  const int64_t dg = reduction_depth(n.gate_up, s.H) + un.wg.r;
   const bool inexact_products = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format) > 53;
   const RequantError xrq = n.x_requant ? requant_error(*n.x_requant, n.requant_block) : RequantError{};
   // (T, ceil(H/B)) block amax of |x| for a scaled x requantization.
@@ -349,6 +371,9 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   const int64_t B = n.requant_block > 0 ? n.requant_block : s.H;
   const int64_t nbx = (s.H + B - 1) / B;
   xamax.assign(s.T * nbx, 0);
+  std::vector<double> xabs(s.T, 0);  // (T) sum |x|, for the weights' dequantization floors
+  for (int64_t t = 0; t < s.T; ++t)
+    for (int64_t q = 0; q < s.H; ++q) xabs[t] += std::fabs(x[t * s.H + q]) * kSlack;
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t q = 0; q < s.H; ++q)
       xamax[t * nbx + q / B] = std::max(xamax[t * nbx + q / B], std::fabs(x[t * s.H + q]));
@@ -378,8 +403,8 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
         eu = ordered_dot_error(n, un, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], s.H, inexact_products, scratch,
                                lanes);
       } else {
-        eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un);
-        eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un);
+        eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un, un.wg.floor * xabs[t]);
+        eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un, un.wg.floor * xabs[t]);
       }
       const double hmag = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
       const StageErr eh = h_error(c.act, n, o.g[idx], o.u[idx], hmag, eg, eu);

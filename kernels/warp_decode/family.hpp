@@ -1,20 +1,55 @@
 // The warp decode family as a Variant: one class template over the format of
 // h between the two kernels (bf16: warp_decode, fp32: warp_decode_h32). The
-// device launch lives in the variant's .cu file, the host twin in its .cpp.
+// device launch lives in the per-weight-format .cu files (inst_<fmt>.cu,
+// kernels.cuh), the host twin in the variant's .cpp (host_twin.hpp).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "kernels/variant.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck::warp_decode {
 
-// Device entry (kernels.cuh, instantiated in warp_decode{,_h32}.cu).
+// Calls fn(W{}) with the loader of weight format f (warp_math.hpp).
+template <class Fn>
+decltype(auto) with_weights(WeightFormat f, Fn&& fn) {
+  switch (f) {
+    case WeightFormat::bf16: return fn(Bf16Weights{});
+    case WeightFormat::f16: return fn(F16Weights{});
+    case WeightFormat::fp8_channel: return fn(Fp8ChannelWeights{});
+    case WeightFormat::fp8_block128: return fn(Fp8Block128Weights{});
+    case WeightFormat::mxfp8: return fn(Mxfp8Weights{});
+    case WeightFormat::mxfp4: return fn(Mxfp4Weights{});
+    case WeightFormat::nvfp4: return fn(Nvfp4Weights{});
+  }
+  throw InputError("warp_decode: invalid weight format id " + std::to_string(static_cast<int>(f)));
+}
+
+// Calls fn(V{}) with the reader of x format f.
+template <class Fn>
+decltype(auto) with_x(Format f, Fn&& fn) {
+  switch (f) {
+    case Format::bf16: return fn(Bf16Vec{});
+    case Format::f16: return fn(F16Vec{});
+    case Format::f32: return fn(F32Vec{});
+    default: break;
+  }
+  throw InputError("warp_decode: x must be bf16, f16 or f32 (got " + std::string(format_name(f)) + ")");
+}
+
+// Device entry for one weight format (kernels.cuh, instantiated per format in
+// inst_<fmt>.cu so the CUDA build parallelizes).
+template <class HT, class W>
+void launch_fmt(const DeviceArgs& a, void* workspace, CUstream_st* stream);
+
 template <class HT>
-void launch(const DeviceArgs& a, void* workspace, CUstream_st* stream);
+void launch(const DeviceArgs& a, void* workspace, CUstream_st* stream) {
+  with_weights(a.weight_format, [&](auto w) { launch_fmt<HT, decltype(w)>(a, workspace, stream); });
+}
 
 // Host twin (host_twin.hpp, instantiated in warp_decode{,_h32}.cpp).
 template <class HT>
@@ -30,9 +65,12 @@ size_t h_bytes(const Shape& s) {
 
 // The reduction order both kernels run (warp_math.hpp), declared exactly so
 // the bounds follow it (running error bound over the actual partial sums):
-// 8-term chunks dealt round-robin to 32 lanes, one fma chain per lane from
-// +0, then the xor butterfly.
-constexpr ReductionShape kLaneOrder{kWarp, true, 0, kChunk};
+// W::kChunk-term chunks (8, 16 or 32 by weight format) dealt round-robin to
+// 32 lanes, one fma chain per lane from +0, then the xor butterfly.
+inline ReductionShape lane_order(WeightFormat f) {
+  return ReductionShape{kWarp, true, 0, with_weights(f, [](auto w) { return decltype(w)::kChunk; })};
+}
+constexpr ReductionShape kLaneOrder{kWarp, true, 0, kChunk};  // 16-bit weights
 
 template <class HT>
 class WarpDecodeVariant final : public Variant {
@@ -45,23 +83,26 @@ class WarpDecodeVariant final : public Variant {
   std::string description() const override { return description_; }
   Claims claims() const override { return {true, true, true}; }
 
-  Numerics numerics(const Case&) const override {
+  Numerics numerics(const Case& c) const override {
     Numerics n;
     n.accumulator = Format::f32;
-    n.gate_up = kLaneOrder;
+    n.gate_up = lane_order(c.w13.format);
+    n.weight_roundings = dequant_roundings(c.w13.format);
     n.activation_ulps = 1;  // kernels/activation.hpp: double evaluation, one rounding
     n.h_format = HT::format;
-    n.down = kLaneOrder;
+    n.down = lane_order(c.w2.format);
     n.combine = Combine::fold_partials;
     n.output_format = Format::bf16;
     return n;
   }
 
   Support supports(const Case& c) const override {
-    if (c.x_format != Format::bf16)
-      return Support::no(name_ + " takes bf16 x (got " + std::string(format_name(c.x_format)) + ")");
-    if (c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
-      return Support::no(name_ + " takes bf16 weights (got " + std::string(weight_format_name(c.w13.format)) + ")");
+    if (c.x_format != Format::bf16 && c.x_format != Format::f16 && c.x_format != Format::f32)
+      return Support::no(name_ + " takes bf16, f16 or f32 x (got " + std::string(format_name(c.x_format)) + ")");
+    if (c.w13.format != c.w2.format)
+      return Support::no(name_ + " takes w13 and w2 in one format (got " +
+                         std::string(weight_format_name(c.w13.format)) + " and " +
+                         std::string(weight_format_name(c.w2.format)) + ")");
     return Support::yes();
   }
 

@@ -2,7 +2,11 @@
 // T in {1, 2, 3, 8, 17, 32, 64} x routing distributions against the oracle
 // within its rigorous bound, device == host twin bit for bit, outputs
 // pre-filled with NaN (every element written), unselected experts' weights
-// NaN (never read), batch invariance and determinism. Each test skips itself
+// NaN (never read), batch invariance and determinism; every weight format
+// (bf16, f16, fp8 channel/block128, MXFP8, MXFP4, NVFP4) with x in bf16, f16
+// and f32 on odd shapes, the quantized formats on the presets at T = 1 and 8
+// (the host twins of the largest presets at larger T take minutes, and the
+// bf16 sweep above covers T). Each test skips itself
 // (with the reason) where no device answers, so CPU-only CI runs the binary.
 #include <gtest/gtest.h>
 
@@ -181,6 +185,30 @@ std::vector<SmallConfig> small_configs() {
   return out;
 }
 
+// Every value of expert slot `slot` NaN, in the format's own way: NaN codes
+// (bf16, f16, e4m3 elements) and NaN scales (fp32 NaN, e8m0 0xFF, e4m3
+// 0x7F, NaN tensor scale); e2m1 has no NaN code, its scales carry it.
+void poison_expert(WeightStack& w, int64_t slot) {
+  const int64_t db = w.data_bytes() / w.E, sb = w.scale_bytes() / w.E;
+  uint8_t* d = w.data.data() + slot * db;
+  switch (element_format(w.format)) {
+    case Format::bf16:
+    case Format::f16:
+      for (int64_t q = 0; q < db; q += 2) d[q] = 0xc0, d[q + 1] = 0x7f;  // 0x7fc0: NaN in bf16 and f16
+      break;
+    case Format::e4m3: std::memset(d, 0x7f, static_cast<size_t>(db)); break;
+    default: break;
+  }
+  uint8_t* sc = w.scales.data() + slot * sb;
+  if (scale_format(w.format) == Format::f32) {
+    const float nan = NAN;
+    for (int64_t q = 0; q < sb; q += 4) std::memcpy(sc + q, &nan, 4);
+  } else if (has_scales(w.format)) {
+    std::memset(sc, scale_format(w.format) == Format::e8m0 ? 0xff : 0x7f, static_cast<size_t>(sb));
+  }
+  if (!w.tensor_scale.empty()) w.tensor_scale[static_cast<size_t>(slot)] = NAN;
+}
+
 // All experts stored; those no token routes to get NaN weights, which must
 // never reach an output (the oracle and the twin do not read them either).
 Case small_case(const SmallConfig& sc) {
@@ -195,16 +223,11 @@ Case small_case(const SmallConfig& sc) {
   Case c = generate_case(g);
   std::vector<bool> used(static_cast<size_t>(c.shape.E), false);
   for (int32_t e : c.topk_ids) used[static_cast<size_t>(e)] = true;
-  const uint16_t nan = 0x7fc0;
   for (int64_t e = 0; e < c.shape.E; ++e) {
     if (used[static_cast<size_t>(e)]) continue;
     const int64_t slot = c.slot_of(static_cast<int32_t>(e));
-    auto poison = [&](WeightStack& w) {
-      auto* p = reinterpret_cast<uint16_t*>(w.data.data()) + slot * w.R * w.K;
-      for (int64_t q = 0; q < w.R * w.K; ++q) p[q] = nan;
-    };
-    poison(c.w13);
-    poison(c.w2);
+    poison_expert(c.w13, slot);
+    poison_expert(c.w2, slot);
   }
   return c;
 }
@@ -227,22 +250,157 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, SmallOnDevice, ::testing::ValuesIn(small_con
          std::to_string(s.shape.E) + "_k" + std::to_string(s.shape.k);
 });
 
+// ---- every weight format x x format ------------------------------------------
+// The CPU matrix of twin_test.cpp on the device: scalar tails (H = 2050,
+// I = 77), partly filled lanes (I = 96), fp4 vector gate/up with a scalar
+// down (H = 288, I = 200); unrouted experts NaN in the format's own way.
+
+struct FormatConfig {
+  std::string variant;
+  WeightFormat weights;
+  Format x;
+  Shape shape;
+  Activation act;
+  GateUpLayout layout;
+  ValueDist values;
+};
+
+std::vector<FormatConfig> format_configs() {
+  struct Base {
+    Shape shape;
+    Activation act;
+    Format x;
+    GateUpLayout layout;
+    ValueDist values;
+  };
+  const Base bases[] = {
+      {{8, 2050, 77, 6, 3}, Activation::swiglu, Format::bf16, GateUpLayout::concatenated, ValueDist::normal},
+      {{3, 512, 96, 5, 2}, Activation::geglu, Format::f16, GateUpLayout::interleaved, ValueDist::heavy},
+      {{5, 288, 200, 4, 4}, Activation::swiglu_clamped, Format::f32, GateUpLayout::concatenated, ValueDist::uniform},
+      {{9, 1024, 512, 8, 4}, Activation::swiglu, Format::bf16, GateUpLayout::concatenated, ValueDist::normal},
+  };
+  std::vector<FormatConfig> out;
+  for (WeightFormat w : all_weight_formats())
+    for (const Base& b : bases)
+      for (const char* v : kVariants) out.push_back({v, w, b.x, b.shape, b.act, b.layout, b.values});
+  return out;
+}
+
+class FormatOnDevice : public ::testing::TestWithParam<FormatConfig> {};
+
+TEST_P(FormatOnDevice, UnroutedNaNExperts_WithinBound_EqualsTwin) {
+  SKIP_WITHOUT_GPU();
+  const FormatConfig& fc = GetParam();
+  GenSpec g;
+  g.shape = fc.shape;
+  g.weights = fc.weights;
+  g.x_format = fc.x;
+  g.act.kind = fc.act;
+  g.layout = fc.layout;
+  g.values = fc.values;
+  g.routing = RoutingDist::zipf;
+  g.storage = ExpertStorage::all;
+  g.seed = 2026 + static_cast<uint64_t>(fc.shape.H);
+  Case c = generate_case(g);
+  std::vector<bool> used(static_cast<size_t>(c.shape.E), false);
+  for (int32_t e : c.topk_ids) used[static_cast<size_t>(e)] = true;
+  for (int64_t e = 0; e < c.shape.E; ++e) {
+    if (used[static_cast<size_t>(e)]) continue;
+    poison_expert(c.w13, c.slot_of(static_cast<int32_t>(e)));
+    poison_expert(c.w2, c.slot_of(static_cast<int32_t>(e)));
+  }
+  const OracleResult o = run_oracle(c);
+  check_variant_on_device(find_variant(fc.variant), c, o);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, FormatOnDevice, ::testing::ValuesIn(format_configs()), [](const auto& info) {
+  const FormatConfig& c = info.param;
+  return camel(c.variant) + "_" + std::string(weight_format_name(c.weights)) + "_" +
+         std::string(activation_name(c.act)) + "_x" + std::string(format_name(c.x)) + "_" +
+         std::string(values_name(c.values)) + (c.layout == GateUpLayout::interleaved ? "_il" : "") + "_T" +
+         std::to_string(c.shape.T) + "_H" + std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" +
+         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k);
+});
+
+// Quantized formats on the model presets (the batched down paths: chunks
+// per lane 1..4, partly filled), T in {1, 8}, routed storage.
+struct PresetFormatConfig {
+  std::string preset;
+  WeightFormat weights;
+  int64_t T;
+  std::string variant;
+};
+
+std::vector<PresetFormatConfig> preset_format_configs() {
+  std::vector<PresetFormatConfig> out;
+  for (const auto& pr : shape_presets())
+    for (WeightFormat w : all_weight_formats()) {
+      if (w == WeightFormat::bf16) continue;  // PresetOnDevice above
+      for (int64_t T : {int64_t{1}, int64_t{8}}) {
+        if (T > 1 && pr.name != "qwen3-30b-a3b" && pr.name != "qwen3-235b-a22b") continue;
+        for (const char* v : kVariants) out.push_back({std::string(pr.name), w, T, v});
+      }
+    }
+  return out;
+}
+
+class PresetFormatOnDevice : public ::testing::TestWithParam<PresetFormatConfig> {};
+
+TEST_P(PresetFormatOnDevice, WithinBound_EqualsTwin_Deterministic) {
+  SKIP_WITHOUT_GPU();
+  const PresetFormatConfig& pc = GetParam();
+  static std::string key;
+  static std::unique_ptr<Case> c;
+  static std::unique_ptr<OracleResult> o;
+  const std::string k = pc.preset + "/" + std::string(weight_format_name(pc.weights)) + "/" + std::to_string(pc.T);
+  if (k != key) {
+    const Preset& p = find_preset(pc.preset);
+    GenSpec g;
+    g.preset = pc.preset;
+    g.shape = {pc.T, p.H, p.I, p.E, p.k};
+    g.weights = pc.weights;
+    g.routing = pc.T > 1 ? RoutingDist::one_set : RoutingDist::uniform;  // k experts generated either way
+    g.storage = ExpertStorage::routed;
+    if (pc.preset == "gpt-oss-120b") {
+      g.act.kind = Activation::swiglu_clamped;
+      g.layout = GateUpLayout::interleaved;
+    }
+    g.seed = 777 + static_cast<uint64_t>(pc.T);
+    c = std::make_unique<Case>(generate_case(g));
+    o = std::make_unique<OracleResult>(run_oracle(*c));
+    key = k;
+  }
+  check_variant_on_device(find_variant(pc.variant), *c, *o);
+}
+
+INSTANTIATE_TEST_SUITE_P(PresetFormats, PresetFormatOnDevice, ::testing::ValuesIn(preset_format_configs()),
+                         [](const auto& info) {
+                           const PresetFormatConfig& p = info.param;
+                           const std::string act = p.preset == "gpt-oss-120b" ? "swiglu_clamped" : "swiglu";
+                           return camel(p.variant) + "_" + std::string(weight_format_name(p.weights)) + "_" + act +
+                                  "_" + ident(p.preset) + "_T" + std::to_string(p.T);
+                         });
+
 // ---- batch invariance -----------------------------------------------------
 
 TEST(WarpDecodeGpu, Token_output_is_batch_invariant) {
   SKIP_WITHOUT_GPU();
-  GenSpec g;
-  g.shape = {17, 1032, 264, 16, 4};
-  g.routing = RoutingDist::zipf;
-  g.seed = 3;
-  const Case c = generate_case(g);
-  for (const char* name : kVariants) {
-    const Variant& v = find_variant(name);
-    const std::vector<uint8_t> batch = run_on_device(v, c);
-    for (int64_t t : {int64_t{0}, int64_t{7}, int64_t{16}}) {
-      const std::vector<uint8_t> alone = run_on_device(v, single_token(c, t));
-      const std::vector<uint8_t> row(batch.begin() + t * c.shape.H * 2, batch.begin() + (t + 1) * c.shape.H * 2);
-      EXPECT_TRUE(alone == row) << name << " token " << t << ": " << first_difference(alone, row, c.shape.H);
+  for (WeightFormat wf : all_weight_formats()) {
+    GenSpec g;
+    g.shape = {17, 1032, 264, 16, 4};
+    g.weights = wf;
+    g.routing = RoutingDist::zipf;
+    g.seed = 3;
+    const Case c = generate_case(g);
+    for (const char* name : kVariants) {
+      const Variant& v = find_variant(name);
+      const std::vector<uint8_t> batch = run_on_device(v, c);
+      for (int64_t t : {int64_t{0}, int64_t{7}, int64_t{16}}) {
+        const std::vector<uint8_t> alone = run_on_device(v, single_token(c, t));
+        const std::vector<uint8_t> row(batch.begin() + t * c.shape.H * 2, batch.begin() + (t + 1) * c.shape.H * 2);
+        EXPECT_TRUE(alone == row) << name << " " << weight_format_name(wf) << " token " << t << ": "
+                                  << first_difference(alone, row, c.shape.H);
+      }
     }
   }
 }

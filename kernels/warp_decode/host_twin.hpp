@@ -13,20 +13,17 @@
 
 namespace moecheck::warp_decode {
 
-template <class HT>
-void run_twin(const Case& c, std::vector<uint8_t>& y) {
+template <class HT, class W, class X>
+void run_twin_fmt(const Case& c, std::vector<uint8_t>& y) {
   const Shape s = c.shape;
   const int64_t T = s.T, H = s.H, I = s.I, k = s.k;
-  if (c.x_format != Format::bf16 || c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
-    throw InputError("warp_decode twin: bf16 x and weights only");
   std::vector<int64_t> slots(static_cast<size_t>(T * k));  // (T, k)
   for (int64_t tj = 0; tj < T * k; ++tj) {
     slots[tj] = c.slot_of(c.topk_ids[tj]);
     if (slots[tj] < 0) throw InputError("warp_decode twin: routed expert " + std::to_string(c.topk_ids[tj]) + " not stored");
   }
-  const uint8_t* w13 = c.w13.data.data();
-  const uint8_t* w2 = c.w2.data.data();
-  const int64_t w13_row = c.w13.row_bytes(), w2_row = c.w2.row_bytes();
+  const float* ts13 = c.w13.tensor_scale.empty() ? nullptr : c.w13.tensor_scale.data();  // (S) nvfp4
+  const float* ts2 = c.w2.tensor_scale.empty() ? nullptr : c.w2.tensor_scale.data();
 
   // Kernel 1: one warp per (t, j, n).
   std::vector<typename HT::Store> h(static_cast<size_t>(T * k * I));  // (T, k, I)
@@ -34,14 +31,14 @@ void run_twin(const Case& c, std::vector<uint8_t>& y) {
   for (int64_t w = 0; w < T * k * I; ++w) {
     const int64_t n = w % I, tj = w / I, t = tj / k;
     const int64_t slot = slots[tj];
-    const uint8_t* g_row = w13 + (slot * 2 * I + gate_row_of(c.layout, I, n)) * w13_row;
-    const uint8_t* u_row = w13 + (slot * 2 * I + up_row_of(c.layout, I, n)) * w13_row;
-    const uint8_t* x_row = c.x.data() + t * H * 2;
+    const auto g_row = W::row(c.w13.data.data(), c.w13.scales.data(), ts13, slot, 2 * I, H, gate_row_of(c.layout, I, n));
+    const auto u_row = W::row(c.w13.data.data(), c.w13.scales.data(), ts13, slot, 2 * I, H, up_row_of(c.layout, I, n));
+    const uint8_t* x_row = c.x.data() + t * H * X::kBytes;  // (H)
     float g[kWarp], u[kWarp];
     for (int l = 0; l < kWarp; ++l) {
       g[l] = 0.0f;
       u[l] = 0.0f;
-      lane_dot2<Bf16Weights, Bf16Vec>(g_row, u_row, x_row, H, l, g[l], u[l]);
+      lane_dot2<W, X>(g_row, u_row, x_row, H, l, g[l], u[l]);
     }
     const float gs = butterfly_host(g), us = butterfly_host(u);
     h[w] = HT::store(act::apply(c.act, gs, us));
@@ -56,17 +53,26 @@ void run_twin(const Case& c, std::vector<uint8_t>& y) {
     for (int l = 0; l < kWarp; ++l) acc[l] = 0.0f;
     for (int64_t j = 0; j < k; ++j) {
       const int64_t tj = t * k + j;
-      const uint8_t* d_row = w2 + (slots[tj] * H + i) * w2_row;
+      const auto d_row = W::row(c.w2.data.data(), c.w2.scales.data(), ts2, slots[tj], H, I, i);
       const void* h_row = h.data() + tj * I;
       const float wj = c.topk_weights[tj];
       for (int l = 0; l < kWarp; ++l) {
-        const float p = lane_dot<Bf16Weights, typename HT::Read>(d_row, h_row, I, l, 0.0f);
+        const float p = lane_dot<W, typename HT::Read>(d_row, h_row, I, l, 0.0f);
         acc[l] = ffma(wj, p, acc[l]);
       }
     }
     const uint16_t code = f32_to_bf16_rn(butterfly_host(acc));
     std::memcpy(&y[static_cast<size_t>(w) * 2], &code, 2);
   }
+}
+
+template <class HT>
+void run_twin(const Case& c, std::vector<uint8_t>& y) {
+  if (c.w13.format != c.w2.format)
+    throw InputError("warp_decode twin: w13 and w2 must share one weight format");
+  with_weights(c.w13.format, [&](auto w) {
+    with_x(c.x_format, [&](auto x) { run_twin_fmt<HT, decltype(w), decltype(x)>(c, y); });
+  });
 }
 
 }  // namespace moecheck::warp_decode

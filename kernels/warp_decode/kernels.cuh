@@ -2,12 +2,14 @@
 // no shared memory, no atomics, no inter-warp ordering, so results are
 // bitwise deterministic and batch invariant. The arithmetic order is the one
 // warp_math.hpp defines; the vector path below only changes how the same
-// elements reach the same fma chain.
+// elements reach the same fma chain (16-byte weight loads decoded with bit
+// operations into the same fp32 values W::at gives).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "core/cuda_check.hpp"
 #include "core/error.hpp"
@@ -22,12 +24,16 @@ struct KernelArgs {
   int64_t T, H, I, k;
   GateUpLayout layout;
   ActivationSpec act;
-  const uint16_t* x;          // (T, H) bf16
-  const uint16_t* w13;        // (S, 2I, H) bf16
-  const uint16_t* w2;         // (S, H, I) bf16
-  const int32_t* topk_ids;    // (T, k) storage slots
-  const float* topk_weights;  // (T, k)
-  uint16_t* y;                // (T, H) bf16
+  const void* x;               // (T, H) x codes
+  const void* w13;             // (S, 2I, H) codes, core/weights.hpp layout
+  const void* w13_scale;       // scales of w13 by format (or null)
+  const float* w13_ts;         // (S) nvfp4 tensor scales (or null)
+  const void* w2;              // (S, H, I)
+  const void* w2_scale;
+  const float* w2_ts;
+  const int32_t* topk_ids;     // (T, k) storage slots
+  const float* topk_weights;   // (T, k)
+  uint16_t* y;                 // (T, H) bf16
 };
 
 __device__ __forceinline__ float bf16_lo(uint32_t v) { return __uint_as_float(v << 16); }
@@ -48,36 +54,156 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// The 8 fmas of one chunk, element order 0..7 (low half of each word first).
-__device__ __forceinline__ float chunk_fma(uint4 w, const float (&v)[8], float acc) {
-  acc = __fmaf_rn(bf16_lo(w.x), v[0], acc);
-  acc = __fmaf_rn(bf16_hi(w.x), v[1], acc);
-  acc = __fmaf_rn(bf16_lo(w.y), v[2], acc);
-  acc = __fmaf_rn(bf16_hi(w.y), v[3], acc);
-  acc = __fmaf_rn(bf16_lo(w.z), v[4], acc);
-  acc = __fmaf_rn(bf16_hi(w.z), v[5], acc);
-  acc = __fmaf_rn(bf16_lo(w.w), v[6], acc);
-  acc = __fmaf_rn(bf16_hi(w.w), v[7], acc);
-  return acc;
-}
-
 __device__ __forceinline__ void unpack_bf16(uint4 q, float (&v)[8]) {
   v[0] = bf16_lo(q.x); v[1] = bf16_hi(q.x);
   v[2] = bf16_lo(q.y); v[3] = bf16_hi(q.y);
   v[4] = bf16_lo(q.z); v[5] = bf16_hi(q.z);
   v[6] = bf16_lo(q.w); v[7] = bf16_hi(q.w);
 }
+__device__ __forceinline__ void unpack_f16(uint4 q, float (&v)[8]) {
+  const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    v[2 * i] = f16_to_f32(w[i] & 0xffffu);
+    v[2 * i + 1] = f16_to_f32(w[i] >> 16);
+  }
+}
+
+// ---- x and h, 8 elements at a time (16-byte aligned) ------------------------
+
+template <class X>
+__device__ __forceinline__ void load_x8(const void* row, int64_t k, float (&v)[8]) {
+  if constexpr (std::is_same_v<X, F32Vec>) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(row) + k));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(row) + k) + 1);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+  } else {
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(row) + k));
+    if constexpr (std::is_same_v<X, F16Vec>)
+      unpack_f16(q, v);
+    else
+      unpack_bf16(q, v);
+  }
+}
 
 template <class HT>
 __device__ __forceinline__ void load_h8(const typename HT::Store* p, float (&v)[8]) {
-  if constexpr (sizeof(typename HT::Store) == 2) {
-    unpack_bf16(__ldg(reinterpret_cast<const uint4*>(p)), v);
+  load_x8<typename HT::Read>(p, 0, v);
+}
+
+// ---- weight chunks: 16 bytes = W::kChunk elements ---------------------------
+
+__device__ __forceinline__ const uint8_t* codes(const void* row) { return static_cast<const uint8_t*>(row); }
+__device__ __forceinline__ const uint8_t* codes(const QRow& row) { return row.data; }
+
+template <class W>
+constexpr bool kScaled = std::is_same_v<typename W::Row, QRow>;
+// Chunks a lane's vector loop keeps in flight: 4 for 16-bit weights (as
+// tuned for bf16), fewer for the longer fp8 / fp4 chunks (registers).
+template <class W>
+constexpr int kUnroll = W::kChunk == 8 ? 4 : 2;
+
+// The factors S of the (at most two) scale blocks a chunk spans, loaded once
+// per chunk: one block for fp8 formats (16 elements inside a 32-, 128- or
+// K-element block) and mxfp4 (32 elements = its block), two for nvfp4 (16
+// each).
+struct ChunkScale {
+  float s0, s1;
+};
+template <class W>
+__device__ __forceinline__ ChunkScale load_scales(const typename W::Row& r, int64_t k0) {
+  if constexpr (!kScaled<W>) {
+    return {1.0f, 1.0f};
+  } else if constexpr (W::format == WeightFormat::nvfp4) {
+    return {W::scale(r, k0), W::scale(r, k0 + 16)};
   } else {
-    const float4 a = __ldg(reinterpret_cast<const float4*>(p));
-    const float4 b = __ldg(reinterpret_cast<const float4*>(p) + 1);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
-    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    const float s = W::scale(r, k0);
+    return {s, s};
   }
+}
+
+// Any e4m3 NaN code (S.1111.111) among the 4 bytes of v.
+__device__ __forceinline__ uint32_t e4m3_nan_bytes(uint32_t v) {
+  return ((v & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u;
+}
+
+// Bit-pattern decode factors F = S * 2^c (c = 120 for e4m3, 126 for e2m1,
+// the exponents e4m3_bits / e2m1_bits leave out): then fl(pattern * F) =
+// fl(e * S) = W::at. False where that shortcut is not exact (|S| too large
+// for S * 2^c to be an fp32, S NaN, or an e4m3 NaN code): the chunk then
+// decodes element by element with W::at, to the same values.
+template <class W>
+__device__ __forceinline__ bool chunk_factors(const ChunkScale& s, const uint4& raw, float (&F)[2]) {
+  if constexpr (!kScaled<W>) {
+    return true;
+  } else if constexpr (W::kFp4) {
+    F[0] = __fmul_rn(s.s0, 0x1p126f);
+    F[1] = __fmul_rn(s.s1, 0x1p126f);
+    return fabsf(s.s0) < 2.0f && fabsf(s.s1) < 2.0f;
+  } else {
+    F[0] = F[1] = __fmul_rn(s.s0, 0x1p120f);
+    const uint32_t nan = e4m3_nan_bytes(raw.x) | e4m3_nan_bytes(raw.y) | e4m3_nan_bytes(raw.z) | e4m3_nan_bytes(raw.w);
+    return fabsf(s.s0) < 256.0f && nan == 0;
+  }
+}
+
+__device__ __forceinline__ uint32_t shl(uint32_t v, int s) { return s >= 0 ? v << s : v >> -s; }
+// fp32 patterns of byte j (e4m3) / nibble p (e2m1) of v, as e4m3_bits / e2m1_bits.
+__device__ __forceinline__ uint32_t e4m3_pattern(uint32_t v, int j) {
+  return (shl(v, 24 - 8 * j) & 0x80000000u) | (shl(v, 20 - 8 * j) & 0x07f00000u);
+}
+__device__ __forceinline__ uint32_t e2m1_pattern(uint32_t v, int p) {
+  return (shl(v, 28 - 4 * p) & 0x80000000u) | (shl(v, 22 - 4 * p) & 0x01c00000u);
+}
+
+// Weights 8q .. 8q + 7 of a chunk (raw: its 16 bytes) whose factors F are
+// exact (chunk_factors true), dequantized: w[e] == W::at(row, k0 + 8q + e)
+// bit for bit.
+template <class W>
+__device__ __forceinline__ void dequant8(const uint4& raw, int q, const float (&F)[2], float (&w)[8]) {
+  const uint32_t word[4] = {raw.x, raw.y, raw.z, raw.w};
+  if constexpr (W::format == WeightFormat::bf16) {
+    unpack_bf16(raw, w);
+  } else if constexpr (W::format == WeightFormat::f16) {
+    unpack_f16(raw, w);
+  } else if constexpr (W::kFp4) {
+    const float f = F[q / 2];  // nvfp4: groups 0, 1 in block 0, groups 2, 3 in block 1
+#pragma unroll
+    for (int p = 0; p < 8; ++p) w[p] = __fmul_rn(__uint_as_float(e2m1_pattern(word[q], p)), f);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      w[j] = __fmul_rn(__uint_as_float(e4m3_pattern(word[2 * q], j)), F[0]);
+      w[4 + j] = __fmul_rn(__uint_as_float(e4m3_pattern(word[2 * q + 1], j)), F[0]);
+    }
+  }
+}
+
+// The rare chunk whose factors are not exact: the same fmas on the same
+// values (W::at), element by element, out of line so it costs the fast
+// path neither registers nor code.
+template <class W, class V>
+__device__ __noinline__ float chunk_dot_slow(typename W::Row r, int64_t k0, const void* v, float p) {
+  for (int e = 0; e < W::kChunk; ++e) p = __fmaf_rn(W::at(r, k0 + e), V::at(v, k0 + e), p);
+  return p;
+}
+
+// One chunk of a lane's down chain: kChunk fmas in element order.
+template <class HT, class W>
+__device__ __forceinline__ float chunk_dot(const uint4& raw, const ChunkScale& s, const typename W::Row& r,
+                                           int64_t k0, const typename HT::Store* h_row, float p) {
+  float F[2];
+  if (!chunk_factors<W>(s, raw, F)) return chunk_dot_slow<W, typename HT::Read>(r, k0, h_row, p);
+#pragma unroll
+  for (int q = 0; q < W::kChunk / 8; ++q) {
+    float wv[8], hv[8];
+    dequant8<W>(raw, q, F, wv);
+    load_h8<HT>(h_row + k0 + 8 * q, hv);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) p = __fmaf_rn(wv[e], hv[e], p);
+  }
+  return p;
 }
 
 // Programmatic dependent launch (sm_90+): kernel 2 may start while kernel 1
@@ -96,31 +222,48 @@ __device__ __forceinline__ void wait_for_producer() {
 }
 
 // Kernel 1: warp (t, j, n) -> h[t, j, n] = act(G_e[n] . x_t, U_e[n] . x_t).
-// kVec: H % 8 == 0 and 16-byte aligned bases, so every chunk is one uint4.
-template <class HT, bool kVec>
+// kVec: H % kChunk == 0 and 16-byte aligned bases, so every chunk is one uint4.
+template <class HT, class W, class X, bool kVec>
 __global__ void __launch_bounds__(kThreads) gate_up_kernel(KernelArgs a, typename HT::Store* __restrict__ h) {
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * (kThreads / kWarp) + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (warp >= a.T * a.k * a.I) return;  // whole warps exit together
   const int64_t n = warp % a.I, tj = warp / a.I, t = tj / a.k;
   const int64_t slot = a.topk_ids[tj];
-  const uint16_t* g_row = a.w13 + (slot * 2 * a.I + gate_row_of(a.layout, a.I, n)) * a.H;  // (H)
-  const uint16_t* u_row = a.w13 + (slot * 2 * a.I + up_row_of(a.layout, a.I, n)) * a.H;   // (H)
-  const uint16_t* x_row = a.x + t * a.H;                                                   // (H)
+  const auto g_row = W::row(a.w13, a.w13_scale, a.w13_ts, slot, 2 * a.I, a.H, gate_row_of(a.layout, a.I, n));  // (H)
+  const auto u_row = W::row(a.w13, a.w13_scale, a.w13_ts, slot, 2 * a.I, a.H, up_row_of(a.layout, a.I, n));    // (H)
+  const void* x_row = static_cast<const uint8_t*>(a.x) + t * a.H * X::kBytes;                                // (H)
   float g = 0.0f, u = 0.0f;
   if constexpr (kVec) {
-    const int64_t chunks = a.H / kChunk;
-#pragma unroll 4
+    const int64_t chunks = a.H / W::kChunk;
+#pragma unroll(kUnroll<W>)
     for (int64_t c = lane; c < chunks; c += kWarp) {
-      const uint4 gw = load_stream(g_row + c * kChunk);
-      const uint4 uw = load_stream(u_row + c * kChunk);
-      float xv[8];
-      unpack_bf16(__ldg(reinterpret_cast<const uint4*>(x_row + c * kChunk)), xv);
-      g = chunk_fma(gw, xv, g);
-      u = chunk_fma(uw, xv, u);
+      const int64_t k0 = c * W::kChunk;
+      const uint4 gw = load_stream(codes(g_row) + c * 16);
+      const uint4 uw = load_stream(codes(u_row) + c * 16);
+      float Fg[2], Fu[2];
+      const bool fg = chunk_factors<W>(load_scales<W>(g_row, k0), gw, Fg);
+      const bool fu = chunk_factors<W>(load_scales<W>(u_row, k0), uw, Fu);
+      if (!(fg && fu)) {  // the two chains are independent: each may run on its own
+        g = chunk_dot_slow<W, X>(g_row, k0, x_row, g);
+        u = chunk_dot_slow<W, X>(u_row, k0, x_row, u);
+        continue;
+      }
+#pragma unroll
+      for (int q = 0; q < W::kChunk / 8; ++q) {
+        float xv[8], wg[8], wu[8];
+        load_x8<X>(x_row, k0 + 8 * q, xv);
+        dequant8<W>(gw, q, Fg, wg);
+        dequant8<W>(uw, q, Fu, wu);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          g = __fmaf_rn(wg[e], xv[e], g);
+          u = __fmaf_rn(wu[e], xv[e], u);
+        }
+      }
     }
   } else {
-    lane_dot2<Bf16Weights, Bf16Vec>(g_row, u_row, x_row, a.H, lane, g, u);
+    lane_dot2<W, X>(g_row, u_row, x_row, a.H, lane, g, u);
   }
   g = warp_sum(g);
   u = warp_sum(u);
@@ -137,25 +280,33 @@ __global__ void __launch_bounds__(kThreads) gate_up_kernel(KernelArgs a, typenam
 // before griddepcontrol.wait, overlapping kernel 1's drain.
 constexpr int kBatch = 4;
 
-template <int kCpl>
+template <class W, int kCpl>
 __device__ __forceinline__ void load_d_batch(const KernelArgs& a, int64_t t, int64_t i, int64_t j0, int lane,
-                                             uint4 (&dw)[kBatch][kCpl]) {
+                                             int64_t chunks, uint4 (&dw)[kBatch][kCpl],
+                                             ChunkScale (&ds)[kBatch][kCpl], typename W::Row (&dr)[kBatch]) {
 #pragma unroll
   for (int b = 0; b < kBatch; ++b) {
     if (j0 + b < a.k) {
-      const uint16_t* d_row = a.w2 + (static_cast<int64_t>(a.topk_ids[t * a.k + j0 + b]) * a.H + i) * a.I;
+      dr[b] = W::row(a.w2, a.w2_scale, a.w2_ts, a.topk_ids[t * a.k + j0 + b], a.H, a.I, i);
 #pragma unroll
-      for (int q = 0; q < kCpl; ++q) dw[b][q] = load_stream(d_row + (lane + q * kWarp) * kChunk);
+      for (int q = 0; q < kCpl; ++q) {
+        const int64_t c = lane + q * kWarp;
+        if (c < chunks) {
+          dw[b][q] = load_stream(codes(dr[b]) + c * 16);
+          ds[b][q] = load_scales<W>(dr[b], c * W::kChunk);
+        }
+      }
     }
   }
 }
 
 // Kernel 2: warp (t, i) -> y[t, i] = sum_j w_j D_ej[i] . h[t, j].
-// kCpl: -1 scalar path (any I); 0 vector path, any I % 8 == 0; > 0 vector
-// path with I == 256 kCpl (kCpl chunks per lane, loads batched over experts).
-// The fma order is the same on every path: per expert a lane chain over its
-// chunks from +0, then acc = fma(w_j, p_j, acc).
-template <class HT, int kCpl>
+// kCpl: -1 scalar path (any I); 0 vector path, any I % kChunk == 0; > 0
+// vector path with ceil(I / kChunk / 32) == kCpl (at most kCpl chunks per
+// lane, loads batched over experts). The fma order is the same on every
+// path: per expert a lane chain over its chunks from +0, then
+// acc = fma(w_j, p_j, acc).
+template <class HT, class W, int kCpl>
 __global__ void __launch_bounds__(kThreads) down_kernel(KernelArgs a, const typename HT::Store* __restrict__ h) {
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * (kThreads / kWarp) + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -163,12 +314,15 @@ __global__ void __launch_bounds__(kThreads) down_kernel(KernelArgs a, const type
   const int64_t i = warp % a.H, t = warp / a.H;
   float acc = 0.0f;
   if constexpr (kCpl > 0) {
+    const int64_t chunks = a.I / W::kChunk;
     uint4 dw[kBatch][kCpl];
-    if (live) load_d_batch<kCpl>(a, t, i, 0, lane, dw);  // weights: not written by kernel 1
+    ChunkScale ds[kBatch][kCpl];
+    typename W::Row dr[kBatch];
+    if (live) load_d_batch<W, kCpl>(a, t, i, 0, lane, chunks, dw, ds, dr);  // weights: not written by kernel 1
     wait_for_producer();
     if (!live) return;
     for (int64_t j0 = 0; j0 < a.k; j0 += kBatch) {
-      if (j0 > 0) load_d_batch<kCpl>(a, t, i, j0, lane, dw);
+      if (j0 > 0) load_d_batch<W, kCpl>(a, t, i, j0, lane, chunks, dw, ds, dr);
 #pragma unroll
       for (int b = 0; b < kBatch; ++b) {
         if (j0 + b < a.k) {
@@ -177,9 +331,8 @@ __global__ void __launch_bounds__(kThreads) down_kernel(KernelArgs a, const type
           float p = 0.0f;
 #pragma unroll
           for (int q = 0; q < kCpl; ++q) {
-            float hv[8];
-            load_h8<HT>(h_row + (lane + q * kWarp) * kChunk, hv);
-            p = chunk_fma(dw[b][q], hv, p);
+            const int64_t c = lane + q * kWarp;
+            if (c < chunks) p = chunk_dot<HT, W>(dw[b][q], ds[b][q], dr[b], c * W::kChunk, h_row, p);
           }
           acc = __fmaf_rn(a.topk_weights[tj], p, acc);
         }
@@ -190,20 +343,18 @@ __global__ void __launch_bounds__(kThreads) down_kernel(KernelArgs a, const type
     if (!live) return;
     for (int64_t j = 0; j < a.k; ++j) {
       const int64_t tj = t * a.k + j;
-      const uint16_t* d_row = a.w2 + (static_cast<int64_t>(a.topk_ids[tj]) * a.H + i) * a.I;  // (I)
-      const typename HT::Store* h_row = h + tj * a.I;                                          // (I)
+      const auto d_row = W::row(a.w2, a.w2_scale, a.w2_ts, a.topk_ids[tj], a.H, a.I, i);  // (I)
+      const typename HT::Store* h_row = h + tj * a.I;                                    // (I)
       float p = 0.0f;
       if constexpr (kCpl == 0) {
-        const int64_t chunks = a.I / kChunk;
-#pragma unroll 4
+        const int64_t chunks = a.I / W::kChunk;
+#pragma unroll(kUnroll<W>)
         for (int64_t c = lane; c < chunks; c += kWarp) {
-          const uint4 dw = load_stream(d_row + c * kChunk);
-          float hv[8];
-          load_h8<HT>(h_row + c * kChunk, hv);
-          p = chunk_fma(dw, hv, p);
+          const uint4 dw = load_stream(codes(d_row) + c * 16);
+          p = chunk_dot<HT, W>(dw, load_scales<W>(d_row, c * W::kChunk), d_row, c * W::kChunk, h_row, p);
         }
       } else {
-        p = lane_dot<Bf16Weights, typename HT::Read>(d_row, h_row, a.I, lane, 0.0f);
+        p = lane_dot<W, typename HT::Read>(d_row, h_row, a.I, lane, 0.0f);
       }
       acc = __fmaf_rn(a.topk_weights[tj], p, acc);
     }
@@ -220,7 +371,7 @@ inline unsigned blocks_for(int64_t warps) {
 
 // Kernel 2 as a programmatic dependent of kernel 1 where the device has it
 // (compute capability 9.0+); plain stream order elsewhere.
-template <class HT, int kCpl>
+template <class HT, class W, int kCpl>
 void launch_down(const KernelArgs& a, const typename HT::Store* h, unsigned grid, cudaStream_t stream, bool pdl) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(grid);
@@ -231,7 +382,7 @@ void launch_down(const KernelArgs& a, const typename HT::Store* h, unsigned grid
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
   cfg.numAttrs = pdl ? 1 : 0;
-  MOECHECK_CUDA(cudaLaunchKernelEx(&cfg, down_kernel<HT, kCpl>, a, h));
+  MOECHECK_CUDA(cudaLaunchKernelEx(&cfg, down_kernel<HT, W, kCpl>, a, h));
 }
 
 inline bool device_has_pdl() {
@@ -241,41 +392,48 @@ inline bool device_has_pdl() {
   return major >= 9;
 }
 
-template <class HT>
-void launch(const DeviceArgs& d, void* workspace, CUstream_st* stream) {
-  if (d.x_format != Format::bf16 || d.weight_format != WeightFormat::bf16)
-    throw InputError("warp_decode: bf16 x and bf16 weights only");
+template <class HT, class W>
+void launch_fmt(const DeviceArgs& d, void* workspace, CUstream_st* stream) {
+  if (d.weight_format != W::format)
+    throw InputError("warp_decode: weight format " + std::string(weight_format_name(d.weight_format)) +
+                     " dispatched to the " + std::string(weight_format_name(W::format)) + " kernels");
   const Shape s = d.shape;
-  KernelArgs a{s.T, s.H, s.I, s.k, d.layout, d.act,
-               static_cast<const uint16_t*>(d.x), static_cast<const uint16_t*>(d.w13),
-               static_cast<const uint16_t*>(d.w2), d.topk_ids, d.topk_weights, static_cast<uint16_t*>(d.y)};
+  KernelArgs a{s.T,          s.H,         s.I,       s.k,          d.layout,           d.act,
+               d.x,          d.w13,       d.w13_scale, d.w13_tensor_scale, d.w2, d.w2_scale,
+               d.w2_tensor_scale, d.topk_ids, d.topk_weights, static_cast<uint16_t*>(d.y)};
   auto* h = static_cast<typename HT::Store*>(workspace);
-  const bool vec1 = s.H % kChunk == 0 && aligned16(d.x) && aligned16(d.w13);
-  const bool vec2 = s.I % kChunk == 0 && aligned16(d.w2) && aligned16(workspace);
+  const bool vec1 = s.H % W::kChunk == 0 && aligned16(d.x) && aligned16(d.w13);
+  const bool vec2 = s.I % W::kChunk == 0 && aligned16(d.w2) && aligned16(workspace);
   const unsigned g1 = blocks_for(s.T * s.k * s.I), g2 = blocks_for(s.T * s.H);
-  if (vec1)
-    gate_up_kernel<HT, true><<<g1, kThreads, 0, stream>>>(a, h);
-  else
-    gate_up_kernel<HT, false><<<g1, kThreads, 0, stream>>>(a, h);
+  with_x(d.x_format, [&](auto x) {
+    using X = decltype(x);
+    if (vec1)
+      gate_up_kernel<HT, W, X, true><<<g1, kThreads, 0, stream>>>(a, h);
+    else
+      gate_up_kernel<HT, W, X, false><<<g1, kThreads, 0, stream>>>(a, h);
+  });
   MOECHECK_CHECK_LAUNCH();
   const bool pdl = device_has_pdl();
-  const int64_t cpl = s.I % (kChunk * kWarp) == 0 ? s.I / (kChunk * kWarp) : 0;
+  // Chunks per lane of the batched path; 16-bit weights keep the wider
+  // specializations the bf16 presets use (I = 768, 1536, 2048: 3, 6, 8).
+  const int64_t chunks = s.I / W::kChunk, cpl = (chunks + kWarp - 1) / kWarp;
+  constexpr bool kWide = !kScaled<W>;
   if (!vec2)
-    launch_down<HT, -1>(a, h, g2, stream, pdl);
+    launch_down<HT, W, -1>(a, h, g2, stream, pdl);
   else if (cpl == 1)
-    launch_down<HT, 1>(a, h, g2, stream, pdl);
+    launch_down<HT, W, 1>(a, h, g2, stream, pdl);
   else if (cpl == 2)
-    launch_down<HT, 2>(a, h, g2, stream, pdl);
+    launch_down<HT, W, 2>(a, h, g2, stream, pdl);
   else if (cpl == 3)
-    launch_down<HT, 3>(a, h, g2, stream, pdl);
+    launch_down<HT, W, 3>(a, h, g2, stream, pdl);
   else if (cpl == 4)
-    launch_down<HT, 4>(a, h, g2, stream, pdl);
-  else if (cpl == 6)
-    launch_down<HT, 6>(a, h, g2, stream, pdl);
-  else if (cpl == 8)
-    launch_down<HT, 8>(a, h, g2, stream, pdl);
+    launch_down<HT, W, 4>(a, h, g2, stream, pdl);
+  else if (kWide && cpl == 6)
+    launch_down<HT, W, kWide ? 6 : 0>(a, h, g2, stream, pdl);
+  else if (kWide && cpl == 8)
+    launch_down<HT, W, kWide ? 8 : 0>(a, h, g2, stream, pdl);
   else
-    launch_down<HT, 0>(a, h, g2, stream, pdl);
+    launch_down<HT, W, 0>(a, h, g2, stream, pdl);
   MOECHECK_CHECK_LAUNCH();
 }
 

@@ -11,6 +11,7 @@
 #include "kernels/check.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/warp_decode/family.hpp"
+#include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck {
 namespace {
@@ -99,6 +100,141 @@ TEST_P(TwinVsOracle, WithinRigorousBound) {
 
 INSTANTIATE_TEST_SUITE_P(Random, TwinVsOracle, ::testing::ValuesIn(configs()),
                          [](const auto& info) { return config_name(info.param); });
+
+// ---- every weight format x x format ------------------------------------------
+
+struct FormatConfig {
+  std::string variant;
+  WeightFormat weights;
+  Format x;
+  Shape shape;
+  Activation act;
+  GateUpLayout layout;
+  ValueDist values;
+};
+
+std::string format_config_name(const FormatConfig& c) {
+  std::string v = c.variant == "warp_decode" ? "WarpDecode" : "WarpDecodeH32";
+  return v + "_" + std::string(weight_format_name(c.weights)) + "_" + std::string(activation_name(c.act)) + "_x" +
+         std::string(format_name(c.x)) + "_" + std::string(values_name(c.values)) +
+         (c.layout == GateUpLayout::interleaved ? "_il" : "") + "_T" + std::to_string(c.shape.T) + "_H" +
+         std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" + std::to_string(c.shape.E) + "_k" +
+         std::to_string(c.shape.k);
+}
+
+// Per format: scalar tails (H = 2050, I = 77: not multiples of 16 or 32),
+// vector paths with partly filled lanes (I = 96: 3 fp4 chunks), and a mixed
+// case (fp4 vector gate/up over H = 288, scalar down over I = 200); more
+// than 128 rows so fp8_block128 crosses row blocks; x in every format.
+std::vector<FormatConfig> format_configs() {
+  struct Base {
+    Shape shape;
+    Activation act;
+    Format x;
+    GateUpLayout layout;
+    ValueDist values;
+  };
+  const Base bases[] = {
+      {{8, 2050, 77, 6, 3}, Activation::swiglu, Format::bf16, GateUpLayout::concatenated, ValueDist::normal},
+      {{3, 512, 96, 5, 2}, Activation::geglu, Format::f16, GateUpLayout::interleaved, ValueDist::heavy},
+      {{5, 288, 200, 4, 4}, Activation::swiglu_clamped, Format::f32, GateUpLayout::concatenated, ValueDist::uniform},
+  };
+  std::vector<FormatConfig> out;
+  for (WeightFormat w : all_weight_formats())
+    for (const Base& b : bases)
+      for (const char* variant : {"warp_decode", "warp_decode_h32"})
+        out.push_back({variant, w, b.x, b.shape, b.act, b.layout, b.values});
+  return out;
+}
+
+class FormatTwinVsOracle : public ::testing::TestWithParam<FormatConfig> {};
+
+TEST_P(FormatTwinVsOracle, WithinRigorousBound) {
+  const FormatConfig& cf = GetParam();
+  GenSpec g;
+  g.shape = cf.shape;
+  g.weights = cf.weights;
+  g.x_format = cf.x;
+  g.act.kind = cf.act;
+  g.layout = cf.layout;
+  g.values = cf.values;
+  g.routing = RoutingDist::zipf;
+  g.seed = 2026 + static_cast<uint64_t>(cf.shape.H);
+  const Case c = generate_case(g);
+  const Variant& v = find_variant(cf.variant);
+  ASSERT_TRUE(v.supports(c).ok) << v.supports(c).reason;
+  std::vector<uint8_t> y(static_cast<size_t>(c.shape.T * c.shape.H * 2), 0xFF);  // poisoned
+  v.run_host(c, y);
+  const OracleResult o = run_oracle(c);
+  const CheckResult r = check_output(c, o, v, y);
+  EXPECT_TRUE(r.ok()) << format_config_name(cf) << ": " << r.metrics.violations << " violations, "
+                      << r.metrics.nonfinite << " non-finite; first: " << r.first_violation
+                      << "\nreplay: " << replay_command(c, v.name(), "host", {});
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, FormatTwinVsOracle, ::testing::ValuesIn(format_configs()),
+                         [](const auto& info) { return format_config_name(info.param); });
+
+// The fp32 decoders shared by kernels and twins equal core's exact decode()
+// for every code (NaN for NaN).
+TEST(WarpDecodeTwin, Decoders_equal_core_decode_for_every_code) {
+  auto same = [](float got, double want) { return std::isnan(want) ? std::isnan(got) : got == want; };
+  for (uint32_t c = 0; c < 65536; ++c)
+    ASSERT_TRUE(same(warp_decode::f16_to_f32(c), decode(Format::f16, c))) << "f16 code " << c;
+  for (uint32_t c = 0; c < 256; ++c) {
+    ASSERT_TRUE(same(warp_decode::e4m3_to_f32(c), decode(Format::e4m3, c))) << "e4m3 code " << c;
+    ASSERT_TRUE(same(warp_decode::e8m0_to_f32(c), decode(Format::e8m0, c))) << "e8m0 code " << c;
+  }
+  for (uint32_t c = 0; c < 16; ++c)
+    ASSERT_TRUE(same(warp_decode::e2m1_to_f32(c), decode(Format::e2m1, c))) << "e2m1 code " << c;
+}
+
+// Dequantized weights are fl(e * S) with the declared number of roundings:
+// exact for MX (equal to the exact value), within the declaration otherwise.
+TEST(WarpDecodeTwin, Dequantized_weights_follow_the_declaration) {
+  for (WeightFormat wf : all_weight_formats()) {
+    GenSpec g;
+    g.shape = {1, 300, 40, 2, 1};
+    g.weights = wf;
+    g.values = ValueDist::heavy;
+    const Case c = generate_case(g);
+    const WeightStack& w = c.w13;
+    const float* ts = w.tensor_scale.empty() ? nullptr : w.tensor_scale.data();
+    const int r = warp_decode::dequant_roundings(wf);
+    const double u = 0x1p-24;
+    warp_decode::with_weights(wf, [&](auto loader) {
+      using W = decltype(loader);
+      for (int64_t row = 0; row < w.R; ++row) {
+        const auto rv = W::row(w.data.data(), w.scales.data(), ts, 0, w.R, w.K, row);
+        for (int64_t k = 0; k < w.K; ++k) {
+          const double exact = w.value(0, row, k), got = W::at(rv, k);
+          const double tol = r == 0 ? 0 : (r * u + 2 * u * u) * std::fabs(exact) + 8 * 0x1p-150;
+          ASSERT_LE(std::fabs(got - exact), tol) << weight_format_name(wf) << " row " << row << " k " << k;
+        }
+      }
+    });
+  }
+}
+
+TEST(WarpDecodeTwin, Supports_every_format_but_not_mixed_ones) {
+  GenSpec g;
+  g.shape = {1, 64, 32, 2, 1};
+  for (WeightFormat wf : all_weight_formats())
+    for (Format x : {Format::bf16, Format::f16, Format::f32}) {
+      g.weights = wf;
+      g.x_format = x;
+      const Case c = generate_case(g);
+      EXPECT_TRUE(find_variant("warp_decode").supports(c).ok) << weight_format_name(wf) << " x " << format_name(x);
+    }
+  g.weights = WeightFormat::mxfp4;
+  g.x_format = Format::bf16;
+  Case c = generate_case(g);
+  g.weights = WeightFormat::bf16;
+  c.w2 = generate_case(g).w2;
+  const Support s = find_variant("warp_decode_h32").supports(c);
+  EXPECT_FALSE(s.ok);
+  EXPECT_NE(s.reason.find("one format"), std::string::npos) << s.reason;
+}
 
 // Integer inputs (x in -2..2, weights in -1..1, routing weights 1, 1/2, 1/4)
 // and the bilinear activation keep every step exact while every

@@ -1,14 +1,29 @@
 // The arithmetic of the warp decode family, shared by the CUDA kernels and
 // their host twins so both run the same operations in the same order.
 //
-// Lane partition (both kernels): a dot product of length n is cut into chunks
-// of kChunk = 8 consecutive elements (one 16-byte bf16 vector); chunk c
-// belongs to lane c % 32, and each lane runs ONE fp32 fma chain over its
-// chunks in increasing element order, starting from +0. So a lane's chain is
-// at most 8 * ceil(ceil(n / 8) / 32) terms long (n / 32 when 256 | n). The
-// 32 lane partials are then summed by a 5-level xor butterfly (offsets 16, 8,
+// Lane partition (both kernels, every weight format): a dot product of length
+// n is cut into chunks of W::kChunk consecutive elements, one 16-byte vector
+// of the weight codes: 8 elements for 16-bit weights (bf16, f16), 16 for fp8
+// e4m3 (fp8_channel, fp8_block128, mxfp8), 32 for e2m1 (mxfp4, nvfp4).
+// Chunk c belongs to lane c % 32, and each lane runs ONE fp32 fma chain over
+// its chunks in increasing element order, starting from +0. So a lane's
+// chain is at most kChunk * ceil(ceil(n / kChunk) / 32) terms long. The 32
+// lane partials are then summed by a 5-level xor butterfly (offsets 16, 8,
 // 4, 2, 1); IEEE addition is commutative, so every lane ends with the same
 // bits and the host twin may read lane 0.
+//
+// Dequantization (W::at): each weight is turned into fp32 as it streams,
+// w = fl(e * S) with e the element's exact value and S the fp32 factor of
+// its scale block (W::scale, computed once per block by the kernels):
+//   bf16, f16       w = e                          exact
+//   mxfp8, mxfp4    S = 2^(s - 127) (e8m0)         exact (power of two)
+//   fp8_channel     S = the row's fp32 scale       one rounding
+//   fp8_block128    S = the block's fp32 scale     one rounding
+//   nvfp4           S = fl(e4m3 scale * tensor)    two roundings
+// (dequant_roundings; Numerics::weight_roundings declares it). Exactness of
+// the power-of-two products holds for every value within fp32's range: the
+// smallest nonzero mxfp8 / mxfp4 values, 2^-136 and 2^-128, are multiples of
+// fp32's subnormal quantum 2^-149 (this build keeps subnormals: no -ftz).
 #pragma once
 
 #include <cmath>
@@ -16,11 +31,12 @@
 
 #include "core/formats.hpp"
 #include "core/problem.hpp"
+#include "core/weights.hpp"
 
 namespace moecheck::warp_decode {
 
 constexpr int kWarp = 32;
-constexpr int kChunk = 8;
+constexpr int kChunk = 8;  // elements per 16-byte chunk of 16-bit weights (bf16, f16)
 
 MOECHECK_HD float ffma(float a, float b, float c) {
 #if defined(__CUDA_ARCH__)
@@ -36,6 +52,49 @@ MOECHECK_HD float fadd(float a, float b) {
   return a + b;
 #endif
 }
+MOECHECK_HD float fmul(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
+// ---- exact element decoders to fp32 ----------------------------------------
+// Each places the code's exponent and mantissa bits into an fp32 pattern
+// whose value is the code's value times 2^-c (subnormal codes land on fp32
+// subnormals, which have the same linear structure), then multiplies by 2^c:
+// exact. Equal to core/formats.hpp's decode() for every code (twin_test).
+
+MOECHECK_HD float f16_to_f32(uint32_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16, em = h & 0x7fffu;
+  if (em >= 0x7c00u) return bits_float(sign | 0x7f800000u | ((em & 0x3ffu) << 13));  // inf, NaN
+  return fmul(bits_float(sign | (em << 13)), 0x1p112f);
+}
+// fp32 pattern of an e4m3 code's value times 2^-120 (NaN codes excepted).
+MOECHECK_HD uint32_t e4m3_bits(uint32_t c) { return ((c & 0x80u) << 24) | ((c & 0x7fu) << 20); }
+MOECHECK_HD float e4m3_to_f32(uint32_t c) {
+  if ((c & 0x7fu) == 0x7fu) return bits_float(((c & 0x80u) << 24) | 0x7fc00000u);  // S.1111.111: NaN
+  return fmul(bits_float(e4m3_bits(c)), 0x1p120f);
+}
+// fp32 pattern of an e2m1 code's value times 2^-126.
+MOECHECK_HD uint32_t e2m1_bits(uint32_t c) { return ((c & 0x8u) << 28) | ((c & 0x7u) << 22); }
+MOECHECK_HD float e2m1_to_f32(uint32_t c) { return fmul(bits_float(e2m1_bits(c)), 0x1p126f); }
+MOECHECK_HD float e8m0_to_f32(uint32_t c) {
+  c &= 0xffu;
+  if (c == 0xffu) return bits_float(0x7fc00000u);
+  return c == 0 ? bits_float(0x00400000u) : bits_float(c << 23);  // 2^-127 is an fp32 subnormal
+}
+
+// fp32 roundings in one dequantized weight (the table above).
+MOECHECK_HD int dequant_roundings(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::fp8_channel:
+    case WeightFormat::fp8_block128: return 1;
+    case WeightFormat::nvfp4: return 2;
+    default: return 0;
+  }
+}
 
 // Rows of gate and up in the fused (2I, H) tensor; core/problem.hpp's
 // gate_row/up_row made callable on the device (same mapping).
@@ -46,21 +105,96 @@ MOECHECK_HD int64_t up_row_of(GateUpLayout l, int64_t I, int64_t n) {
   return l == GateUpLayout::concatenated ? I + n : 2 * n + 1;
 }
 
-// Weight loader: the template point where other weight formats slot in (a
-// loader for fp8/MX/NV adds its scale handling here; the chain order stays).
-// Row pointers address one row of K codes.
+// ---- weight loaders ----------------------------------------------------------
+// W::row(...) addresses row r of expert slot `slot` of an (S, R, K) stack
+// (core/weights.hpp layouts); W::at(row, k) is the dequantized weight k.
+
 struct Bf16Weights {
-  using Code = uint16_t;
-  MOECHECK_HD static float at(const void* row, int64_t k) {
-    return bf16_to_f32(static_cast<const uint16_t*>(row)[k]);
+  using Row = const void*;  // the row's K codes
+  static constexpr WeightFormat format = WeightFormat::bf16;
+  static constexpr int kChunk = 8;
+  MOECHECK_HD static Row row(const void* data, const void*, const float*, int64_t slot, int64_t R, int64_t K,
+                             int64_t r) {
+    return static_cast<const uint16_t*>(data) + (slot * R + r) * K;
   }
+  MOECHECK_HD static float at(Row row, int64_t k) { return bf16_to_f32(static_cast<const uint16_t*>(row)[k]); }
 };
 
-// Activations / h as read by a dot product.
+struct F16Weights {
+  using Row = const void*;
+  static constexpr WeightFormat format = WeightFormat::f16;
+  static constexpr int kChunk = 8;
+  MOECHECK_HD static Row row(const void* data, const void*, const float*, int64_t slot, int64_t R, int64_t K,
+                             int64_t r) {
+    return static_cast<const uint16_t*>(data) + (slot * R + r) * K;
+  }
+  MOECHECK_HD static float at(Row row, int64_t k) { return f16_to_f32(static_cast<const uint16_t*>(row)[k]); }
+};
+
+// A row of a scaled format: its codes, its scales (fp32 or 8-bit codes, by
+// format: the row's one fp32 scale, its ceil(K/128) block scales, its
+// ceil(K/32) e8m0 or ceil(K/16) e4m3 scales) and the nvfp4 tensor scale.
+struct QRow {
+  const uint8_t* data;
+  const void* scale;
+  float ts;
+};
+
+template <WeightFormat F>
+struct QWeights {
+  using Row = QRow;
+  static constexpr WeightFormat format = F;
+  static constexpr bool kFp4 = F == WeightFormat::mxfp4 || F == WeightFormat::nvfp4;
+  static constexpr int kChunk = kFp4 ? 32 : 16;
+  MOECHECK_HD static Row row(const void* data, const void* scale, const float* ts, int64_t slot, int64_t R,
+                             int64_t K, int64_t r) {
+    const int64_t row_bytes = kFp4 ? (K + 1) / 2 : K;
+    QRow q{static_cast<const uint8_t*>(data) + (slot * R + r) * row_bytes, nullptr, 1.0f};
+    if (F == WeightFormat::fp8_channel) {
+      q.scale = static_cast<const float*>(scale) + slot * R + r;
+    } else if (F == WeightFormat::fp8_block128) {
+      const int64_t RB = (R + 127) / 128, KB = (K + 127) / 128;
+      q.scale = static_cast<const float*>(scale) + (slot * RB + r / 128) * KB;
+    } else if (F == WeightFormat::nvfp4) {
+      q.scale = static_cast<const uint8_t*>(scale) + (slot * R + r) * ((K + 15) / 16);
+      q.ts = ts[slot];
+    } else {
+      q.scale = static_cast<const uint8_t*>(scale) + (slot * R + r) * ((K + 31) / 32);
+    }
+    return q;
+  }
+  // The fp32 factor S of element k's scale block.
+  MOECHECK_HD static float scale(const Row& r, int64_t k) {
+    if (F == WeightFormat::fp8_channel) return *static_cast<const float*>(r.scale);
+    if (F == WeightFormat::fp8_block128) return static_cast<const float*>(r.scale)[k / 128];
+    if (F == WeightFormat::nvfp4) return fmul(e4m3_to_f32(static_cast<const uint8_t*>(r.scale)[k / 16]), r.ts);
+    return e8m0_to_f32(static_cast<const uint8_t*>(r.scale)[k / 32]);
+  }
+  MOECHECK_HD static float elem(const Row& r, int64_t k) {
+    if (kFp4) return e2m1_to_f32((r.data[k / 2] >> ((k & 1) * 4)) & 0xfu);
+    return e4m3_to_f32(r.data[k]);
+  }
+  MOECHECK_HD static float at(const Row& r, int64_t k) { return fmul(elem(r, k), scale(r, k)); }
+};
+
+using Fp8ChannelWeights = QWeights<WeightFormat::fp8_channel>;
+using Fp8Block128Weights = QWeights<WeightFormat::fp8_block128>;
+using Mxfp8Weights = QWeights<WeightFormat::mxfp8>;
+using Mxfp4Weights = QWeights<WeightFormat::mxfp4>;
+using Nvfp4Weights = QWeights<WeightFormat::nvfp4>;
+
+// ---- activations x / h as read by a dot product ---------------------------------
+
 struct Bf16Vec {
+  static constexpr int kBytes = 2;
   MOECHECK_HD static float at(const void* v, int64_t k) { return bf16_to_f32(static_cast<const uint16_t*>(v)[k]); }
 };
+struct F16Vec {
+  static constexpr int kBytes = 2;
+  MOECHECK_HD static float at(const void* v, int64_t k) { return f16_to_f32(static_cast<const uint16_t*>(v)[k]); }
+};
 struct F32Vec {
+  static constexpr int kBytes = 4;
   MOECHECK_HD static float at(const void* v, int64_t k) { return static_cast<const float*>(v)[k]; }
 };
 
@@ -79,13 +213,14 @@ struct HF32 {
 };
 
 // One lane's chain of a dot product (element-wise reference of the lane
-// partition above; the device fast path loads 16-byte vectors but performs
-// exactly these fmas in this order).
+// partition above; the device fast path loads 16-byte vectors and decodes
+// them with bit operations but performs exactly these fmas on exactly these
+// values in this order).
 template <class W, class V>
-MOECHECK_HD float lane_dot(const void* w_row, const void* v, int64_t n, int lane, float acc) {
-  for (int64_t base = static_cast<int64_t>(lane) * kChunk; base < n; base += kWarp * kChunk) {
-    for (int e = 0; e < kChunk; ++e) {
-      if (base + e < n) acc = ffma(W::at(w_row, base + e), V::at(v, base + e), acc);
+MOECHECK_HD float lane_dot(typename W::Row w, const void* v, int64_t n, int lane, float acc) {
+  for (int64_t base = static_cast<int64_t>(lane) * W::kChunk; base < n; base += kWarp * W::kChunk) {
+    for (int e = 0; e < W::kChunk; ++e) {
+      if (base + e < n) acc = ffma(W::at(w, base + e), V::at(v, base + e), acc);
     }
   }
   return acc;
@@ -93,10 +228,10 @@ MOECHECK_HD float lane_dot(const void* w_row, const void* v, int64_t n, int lane
 
 // Gate and up chains of one lane, one pass over x (two independent chains).
 template <class W, class V>
-MOECHECK_HD void lane_dot2(const void* g_row, const void* u_row, const void* v, int64_t n, int lane, float& g,
-                           float& u) {
-  for (int64_t base = static_cast<int64_t>(lane) * kChunk; base < n; base += kWarp * kChunk) {
-    for (int e = 0; e < kChunk; ++e) {
+MOECHECK_HD void lane_dot2(typename W::Row g_row, typename W::Row u_row, const void* v, int64_t n, int lane,
+                           float& g, float& u) {
+  for (int64_t base = static_cast<int64_t>(lane) * W::kChunk; base < n; base += kWarp * W::kChunk) {
+    for (int e = 0; e < W::kChunk; ++e) {
       if (base + e < n) {
         const float xv = V::at(v, base + e);
         g = ffma(W::at(g_row, base + e), xv, g);

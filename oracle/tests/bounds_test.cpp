@@ -47,8 +47,28 @@ float act_f32(const ActivationSpec& a, float g, float u) {
 double declared_ulps(Activation a) { return a == Activation::bilinear ? 1 : 5; }
 
 // The warp-decode organization of DESIGN.md 2 in fp32 on the host; h kept
-// in fp32 unless `secret_bf16_h`.
-std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h) {
+// in fp32 unless `secret_bf16_h`. Weights: the exact value rounded once to
+// fp32 (exact_once), or dequantized as the warp decode kernels do, w =
+// fl(e * fl(S)) with S the exact scale (one rounding for fp32 scales, two
+// for NVFP4's e4m3 * fp32 product, none for MX), optionally then rounded to
+// bf16 as well (an undeclared rounding).
+enum class WeightEval { exact_once, dequant, dequant_then_bf16 };
+
+void weight_row(const WeightStack& w, int64_t slot, int64_t r, WeightEval ev, std::vector<double>& dr, float* out) {
+  if (ev == WeightEval::exact_once) {
+    decode_row(w, slot, r, dr.data());
+    for (int64_t q = 0; q < w.K; ++q) out[q] = static_cast<float>(dr[q]);
+    return;
+  }
+  const Format ef = element_format(w.format);
+  for (int64_t q = 0; q < w.K; ++q) {
+    const float e = static_cast<float>(decode(ef, w.code(slot, r, q)));
+    const float v = e * static_cast<float>(w.scale(slot, r, q));
+    out[q] = ev == WeightEval::dequant ? v : bf16_to_f32(f32_to_bf16_rn(v));
+  }
+}
+
+std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h, WeightEval ev = WeightEval::exact_once) {
   const Shape& s = c.shape;
   std::vector<float> x(s.H), row(std::max(s.H, s.I)), h(s.T * s.k * s.I);
   std::vector<double> dr(std::max(s.H, s.I));
@@ -58,10 +78,8 @@ std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h) {
     for (int64_t j = 0; j < s.k; ++j) {
       const int64_t slot = c.slot_of(c.id(t, j));
       for (int64_t n = 0; n < s.I; ++n) {
-        decode_row(c.w13, slot, gate_row(c.layout, s.I, n), dr.data());
-        for (int64_t q = 0; q < s.H; ++q) g[q] = static_cast<float>(dr[q]);
-        decode_row(c.w13, slot, up_row(c.layout, s.I, n), dr.data());
-        for (int64_t q = 0; q < s.H; ++q) u[q] = static_cast<float>(dr[q]);
+        weight_row(c.w13, slot, gate_row(c.layout, s.I, n), ev, dr, g.data());
+        weight_row(c.w13, slot, up_row(c.layout, s.I, n), ev, dr, u.data());
         float hv = act_f32(c.act, warp_dot(g, x.data(), s.H), warp_dot(u, x.data(), s.H));
         if (secret_bf16_h) hv = bf16_to_f32(f32_to_bf16_rn(hv));
         h[(t * s.k + j) * s.I + n] = hv;
@@ -74,8 +92,7 @@ std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h) {
     for (int64_t i = 0; i < s.H; ++i) {
       float acc[kWarp] = {};
       for (int64_t j = 0; j < s.k; ++j) {
-        decode_row(c.w2, c.slot_of(c.id(t, j)), i, dr.data());
-        for (int64_t n = 0; n < s.I; ++n) d[n] = static_cast<float>(dr[n]);
+        weight_row(c.w2, c.slot_of(c.id(t, j)), i, ev, dr, d.data());
         const float* hj = &h[(t * s.k + j) * s.I];
         for (int l = 0; l < kWarp; ++l) {
           float p = 0;
@@ -165,6 +182,50 @@ TEST(Bounds, SecretBf16HExceedsTheFp32Declaration) {
   }
   ASSERT_GE(found, 0) << "no generated case exposed an undeclared bf16 rounding of h";
   std::printf("undeclared bf16 h caught at search step %d: %s\n", found, first.c_str());
+}
+
+// Dequantization declared as one fp32 rounding of e * s (fp8 with fp32
+// scales): an evaluation that also rounds the dequantized weight to bf16 (as
+// a tensor-core path feeding bf16 operands would) exceeds the bound.
+TEST(Bounds, SecretBf16DequantizedWeightExceedsTheDeclaration) {
+  int found = -1;
+  std::string first;
+  for (int k = 0; k < 40 && found < 0; ++k) {
+    const GenSpec spec = spec_for(7000 + k, WeightFormat::fp8_channel, Activation::swiglu, ValueDist::normal);
+    const Case c = generate_case(spec);
+    const OracleResult o = run_oracle(c);
+    Numerics n = warp_decl(Activation::swiglu);
+    n.weight_roundings = 1;
+    // The honest evaluation of the same declaration stays within it.
+    const Bounds b = derive_bounds(c, o, n);
+    const std::vector<double> y_honest = warp_decode_f32(c, false, WeightEval::dequant);
+    const Metrics honest = compute_metrics(o, y_honest, Format::f32, &b);
+    ASSERT_EQ(honest.violations, 0) << describe_violation(c, o, y_honest, b, honest.first_violation);
+    const std::vector<double> y = warp_decode_f32(c, false, WeightEval::dequant_then_bf16);
+    const Metrics m = compute_metrics(o, y, Format::f32, &b);
+    if (m.violations > 0) {
+      found = k;
+      first = describe_violation(c, o, y, b, m.first_violation);
+    }
+  }
+  ASSERT_GE(found, 0) << "no generated case exposed an undeclared bf16 rounding of the dequantized weights";
+  std::printf("undeclared bf16 weight rounding caught at search step %d: %s\n", found, first.c_str());
+}
+
+// Two declared roundings (NVFP4: fl(e * fl(s_e4m3 * s_tensor))): an
+// evaluation doing exactly that stays within the bound.
+TEST(Bounds, TwoDeclaredDequantRoundingsCoverNvfp4) {
+  for (int k = 0; k < test::cases(2, 4, 12); ++k) {
+    const GenSpec spec = spec_for(7100 + k, WeightFormat::nvfp4, Activation::swiglu, ValueDist::normal);
+    const Case c = generate_case(spec);
+    const OracleResult o = run_oracle(c);
+    Numerics n = warp_decl(Activation::swiglu);
+    n.weight_roundings = 2;
+    const Bounds b = derive_bounds(c, o, n);
+    const std::vector<double> y = warp_decode_f32(c, false, WeightEval::dequant);
+    const Metrics m = compute_metrics(o, y, Format::f32, &b);
+    EXPECT_EQ(m.violations, 0) << describe_violation(c, o, y, b, m.first_violation);
+  }
 }
 
 // The plain references are correct evaluations of their own declarations.
