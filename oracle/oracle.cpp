@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "oracle/exact_sum.hpp"
+#include "oracle/extract_dot.hpp"
 #include "oracle/mp.hpp"
 #include "oracle/rows.hpp"
 #include "oracle/vec.hpp"
@@ -42,11 +43,6 @@ double round_bits(double d, int bits) {
   return c - (c - d);
 }
 
-struct Buffers {
-  std::vector<double> w, w2, prod;  // scratch rows and product terms
-  explicit Buffers(size_t n) : w(n), w2(n), prod(2 * n) {}
-};
-
 // Exact dot product of a decoded row with x (H): its exact_sum and sum |p|.
 ExactSum dot_exact(const double* row, const double* x, size_t n, bool two_prod, double* prod, double& cond) {
   int64_t maxbits = 0;
@@ -60,6 +56,71 @@ ExactSum dot_exact(const double* row, const double* x, size_t n, bool two_prod, 
   // errors add at most 2^-53 of it: 1 + 2^-40 covers both.
   return exact_sum(prod, terms, maxbits, cond * (1 + 0x1p-40));
 }
+
+ExactSum levels_sum(const Extracted& e, int levels) {
+  ExactSum r;
+  r.levels = levels;
+  r.level[0] = e.s1;
+  r.level[1] = e.s2;
+  r.level_exp[0] = r.level_exp[1] = 0;
+  return r;
+}
+
+// sigma = 2^k of an extraction level, or 0 when 2^k or its grid 2^(k-53)
+// would leave the normal double range (the general path rescales there).
+double level_sigma(int k) { return k <= 1023 && k >= -900 ? pow2(k) : 0; }
+
+// dot_exact for exact products (no fma errors) when the caller already has
+// cond = sum |p| (mul_into's value): one fused extraction level with
+// exact_sum's first sigma; the general path when some product keeps bits
+// below that level (rare: products much smaller than the row's typical one).
+ExactSum dot_exact_known_cond(const double* row, const double* x, size_t n, double cond, double* prod) {
+  const double sum_abs = cond * (1 + 0x1p-40);
+  if (cond > 0 && std::isfinite(sum_abs)) {
+    const double sigma = level_sigma(std::ilogb(sum_abs) + 2);
+    Extracted e;
+    if (sigma > 0) extract_dot1(row, x, n, sigma, e);
+    if (sigma > 0 && e.complete) return levels_sum(e, 1);
+  }
+  double c;
+  return dot_exact(row, x, n, false, prod, c);
+}
+
+// The first extraction level of a gate (or up) row, with sigma guessed from
+// the previous row this thread summed: neighbouring rows of an expert have
+// conditions within a factor 2 of each other, so one bit of headroom makes
+// the guess right nearly always; it is certified once cond is known.
+struct SigmaGuess {
+  int k = 0;
+  bool valid = false;
+  double sigma() const { return valid ? level_sigma(k + 1) : 0; }
+  // After the fused pass: e's level is the exact sum when the guess was
+  // certified and nothing was left below it; otherwise the row is summed
+  // again with its own sigma (dot_exact_known_cond).
+  ExactSum finish(const double* row, const double* x, size_t n, double cond, double sigma, const Extracted& e,
+                  double* prod) {
+    const double sum_abs = cond * (1 + 0x1p-40);
+    valid = cond > 0 && std::isfinite(sum_abs);
+    if (valid) k = std::ilogb(sum_abs) + 2;
+    if (valid && sigma > 0 && sigma >= pow2(k) && e.complete) return levels_sum(e, 1);
+    return dot_exact_known_cond(row, x, n, cond, prod);
+  }
+  // Gate row a0 (this guess) and up row a1 (guess `up`) in one pass.
+  ExactSum sum(const double* a0, const double* x, size_t n, SigmaGuess& up, const double* a1, ExactSum& us,
+               double& c0, double& c1, double* prod) {
+    const double g0 = sigma(), g1 = up.sigma();
+    Extracted e0, e1;
+    abs_sums_extract2(a0, a1, x, n, g0 > 0 ? g0 : 1, g1 > 0 ? g1 : 1, c0, c1, e0, e1);
+    us = up.finish(a1, x, n, c1, g1, e1, prod);
+    return finish(a0, x, n, c0, g0, e0, prod);
+  }
+};
+
+struct Buffers {
+  std::vector<double> w, w2, prod;  // scratch rows and product terms
+  SigmaGuess gate, up;
+  explicit Buffers(size_t n) : w(n), w2(n), prod(2 * n) {}
+};
 
 struct Layer {
   const Case& c;
@@ -104,10 +165,17 @@ void gate_up_phase(Layer& L, OracleResult& o) {
       const int64_t n = idx % s.I, tj = idx / s.I, t = tj / s.k, j = tj % s.k;
       const int64_t slot = L.c.slot_of(L.c.id(t, j));
       const double* x = &L.x[t * s.H];
-      decode_row(L.c.w13, slot, gate_row(L.c.layout, s.I, n), buf.w.data());
-      ExactSum gs = dot_exact(buf.w.data(), x, s.H, L.gate_two_prod, buf.prod.data(), o.g_cond[idx]);
-      decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w.data());
-      ExactSum us = dot_exact(buf.w.data(), x, s.H, L.gate_two_prod, buf.prod.data(), o.u_cond[idx]);
+      ExactSum gs, us;
+      if (L.gate_two_prod) {
+        decode_row(L.c.w13, slot, gate_row(L.c.layout, s.I, n), buf.w.data());
+        gs = dot_exact(buf.w.data(), x, s.H, true, buf.prod.data(), o.g_cond[idx]);
+        decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w.data());
+        us = dot_exact(buf.w.data(), x, s.H, true, buf.prod.data(), o.u_cond[idx]);
+      } else {
+        decode_row(L.c.w13, slot, gate_row(L.c.layout, s.I, n), buf.w.data());
+        decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w2.data());
+        gs = buf.gate.sum(buf.w.data(), x, s.H, buf.up, buf.w2.data(), us, o.g_cond[idx], o.u_cond[idx], buf.prod.data());
+      }
       const double eg = mp_from_sum(gs, gw), eu = mp_from_sum(us, uw);
       o.g[idx] = mpfr_get_d(raw(gw), MPFR_RNDN);
       o.u[idx] = mpfr_get_d(raw(uw), MPFR_RNDN);
@@ -134,6 +202,35 @@ double finish_output(const MpWide& y, double& hi, double& lo) {
   return std::fabs(mpfr_get_d(raw(r), MPFR_RNDA));
 }
 
+int ceil_log2(int64_t n) {
+  int l = 0;
+  while ((int64_t{1} << l) < n) ++l;
+  return l;
+}
+
+// Part p of w_j h_j against the rows d (k, I) of output (t, i), in one fused
+// two-level pass (BOUNDS.md 1.3): sigma1 from the typical size of the parts
+// against cond = sum |D| |w_j h_j|, certified afterwards from the actual sum
+// of |products|. True when e holds the exact sum in two levels; false (use
+// the general path) when sigma1 was too small or some product kept bits
+// below level 2 (about 1-3% of the calls on random cases).
+bool fused_part(const Layer& L, const double* d, int64_t t, int p, double cond, Extracted& e) {
+  const Shape& s = L.s;
+  const int64_t N = s.k * s.I;
+  // Rounding to `bits` bits leaves remainders of mean about a third of
+  // 2^-bits relative, so the parts' typical size is cond (2^-bits / 2)^p.
+  // Only the speed depends on this guess: sigma1 is certified afterwards.
+  const double est = cond * std::ldexp(1.0, -(L.plan.bits + 1) * p);
+  if (!(est > 0 && std::isfinite(est))) return false;
+  const int k1 = std::ilogb(est) + 2;
+  // First-level residuals are <= 2^-53 sigma1 each: sigma2 >= 2 N 2^-53 sigma1.
+  const double sigma1 = level_sigma(k1), sigma2 = level_sigma(k1 - 53 + ceil_log2(2 * N));
+  if (sigma1 == 0 || sigma2 == 0) return false;
+  for (int64_t j = 0; j < s.k; ++j)
+    extract_dot2(d + j * s.I, &L.vpart[((t * s.k + j) * L.m + p) * s.I], s.I, sigma1, sigma2, e);
+  return e.complete && sigma1_certified(e, sigma1, N);
+}
+
 // Each part of the split (and its fma errors) is summed on its own: the
 // parts differ in magnitude by 2^-bits, so one joint sum would need several
 // more extraction levels over all the terms (BOUNDS.md 1.3).
@@ -152,14 +249,16 @@ void down_phase(Layer& L, OracleResult& o) {
     for (int64_t idx = 0; idx < total; ++idx) {
       const int64_t t = idx / s.H, i = idx % s.H;
       double cond = 0, ebound = 0;
-      for (int64_t j = 0; j < s.k; ++j) {
-        const int64_t tj = t * s.k + j;
-        decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
-        abs_dot2(&d[j * s.I], &L.vabs[tj * s.I], &L.verr[tj * s.I], s.I, cond, ebound);
-      }
+      for (int64_t j = 0; j < s.k; ++j) decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
+      abs_dot2_rows(d.data(), &L.vabs[t * KI], &L.verr[t * KI], s.k, s.I, cond, ebound);
       mpfr_set_zero(raw(y), 1);
       double bound = 0;
       for (int p = 0; p < L.plan.parts; ++p) {
+        Extracted e;
+        if (!L.plan.two_prod && fused_part(L, d.data(), t, p, cond, e)) {
+          bound += mp_add_sum(levels_sum(e, 2), y);
+          continue;
+        }
         int64_t maxp = 0, maxe = 0;
         double abs_sum = 0;
         for (int64_t j = 0; j < s.k; ++j) {

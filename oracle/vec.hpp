@@ -14,7 +14,11 @@ double mul_into(const double* a, const double* b, double* out, size_t n, int64_t
 // out[i] = fma(a[i], b[i], -p[i]): the rounding errors of p = a * b; raises
 // `maxbits` like mul_into.
 void two_prod_err(const double* a, const double* b, const double* p, double* out, size_t n, int64_t& maxbits);
-// sa = sum |d[i]| a[i], sb = sum |d[i]| b[i] (a, b >= 0).
-void abs_dot2(const double* d, const double* a, const double* b, size_t n, double& sa, double& sb);
+// For each row r = 0..k-1 of d, a, b (each (k, n), a, b >= 0), in row order:
+// sa += sum_i |d[r,i]| a[r,i], sb += sum_i |d[r,i]| b[r,i], each row summed
+// in 4 lanes (lane l takes i = l, l + 4, ...) then (l0 + l1) + (l2 + l3) and
+// the tail in sequence. The oracle's outputs depend on this order; several
+// rows run at once so the add latency is hidden.
+void abs_dot2_rows(const double* d, const double* a, const double* b, size_t k, size_t n, double& sa, double& sb);
 
 }  // namespace moecheck
