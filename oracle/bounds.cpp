@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "oracle/mp.hpp"
@@ -114,6 +115,62 @@ StageErr dot_error(double cond, double rq, int64_t depth, int64_t terms, const U
   s.r = rq + gamma_n(static_cast<double>(depth), un.u) * (cond + rq) + static_cast<double>(terms * depth) * un.eta +
         wfloor;
   s.e = rq + gamma_prob(static_cast<double>(depth), un.u) * (cond + rq);
+  return s;
+}
+
+// Roundings each position of an n-term reduction of shape sh sees, leaving
+// out the final (root) rounding that every term shares, plus `extra` for
+// each term (weights rounded into the accumulator); sorted descending
+// (BOUNDS.md 2.1). Lane chains of at most m = ceil(n / lanes) terms from +0:
+// position 1 sees its product's rounding and the adds 2..m (m), position
+// i >= 2 the adds i..m and, without fma, its product's rounding; blocks of
+// `block` terms add their own chain plus one join per block from theirs on;
+// then ceil(log2 lanes) tree levels. Shorter lanes and blocks only lower
+// the depths, so the top n of this list dominate any actual arrangement.
+std::vector<int> position_depths(const ReductionShape& sh, int64_t n, int extra) {
+  const int64_t L = std::max(1, sh.lanes), m = (n + L - 1) / L;
+  const int nofma = sh.fma ? 0 : 1;
+  auto chain = [&](int64_t len, int64_t i) {  // position i (1-based) of a chain of len terms
+    return static_cast<int>(i == 1 ? len : len - i + 1 + nofma);
+  };
+  std::vector<int> lane;  // depths of one full lane
+  if (sh.block > 0 && sh.block < m) {
+    const int64_t nb = (m + sh.block - 1) / sh.block;
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t i = 1; i <= sh.block; ++i) lane.push_back(chain(sh.block, i) + static_cast<int>(nb - b));
+  } else {
+    for (int64_t i = 1; i <= m; ++i) lane.push_back(chain(m, i));
+  }
+  int tree = 0;
+  while ((int64_t{1} << tree) < L) ++tree;
+  std::vector<int> d;
+  for (int64_t l = 0; l < L; ++l)
+    for (int v : lane) d.push_back(v + tree + extra - 1);  // - 1: the root rounding, charged separately
+  std::sort(d.begin(), d.end(), std::greater<int>());
+  d.resize(static_cast<size_t>(n));
+  return d;
+}
+
+// Stage 1 with the order not declared (BOUNDS.md 2.1): Higham's bound term by
+// term, sum_i gamma_{d_i} |t_i|, where d_i are the roundings term i sees
+// before the root. Which term sits where is not declared, so the largest
+// |t| take the deepest positions (rearrangement inequality: no assignment
+// gives more). The root rounding is u times the computed value, at most
+// u (|g| + E'). tabs: |t_q| (overwritten, sorted); depths: position_depths.
+// Only the rigorous part: the estimate stays dot_error's.
+StageErr unordered_dot_error(double* tabs, int64_t n, const std::vector<int>& depths, double g, double rq,
+                             const Units& un, double wfloor) {
+  std::sort(tabs, tabs + n, std::greater<double>());
+  double W = 0;
+  for (int64_t q = 0; q < n; ++q) W += static_cast<double>(depths[q]) * tabs[q];
+  const double dmax = n ? static_cast<double>(depths[0]) : 0;
+  const double gam = un.u / (1 - (dmax + 1) * un.u);
+  StageErr s;
+  // Input perturbations (requantized x, weight floors) add to the terms and
+  // go through at most dmax roundings like them.
+  const double pert = rq + wfloor;
+  const double inner = pert + gam * (W + dmax * pert) * kSlack + static_cast<double>(n) * (dmax + 1) * un.eta;
+  s.r = inner + un.u * (std::fabs(g) * kSlack + inner);
   return s;
 }
 
@@ -378,9 +435,10 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
     for (int64_t q = 0; q < s.H; ++q)
       xamax[t * nbx + q / B] = std::max(xamax[t * nbx + q / B], std::fabs(x[t * s.H + q]));
 
+  const std::vector<int> gate_depths = ordered(n.gate_up) ? std::vector<int>{} : position_depths(n.gate_up, s.H, un.wg.r);
 #pragma omp parallel
   {
-    std::vector<double> row(s.H), scratch;
+    std::vector<double> row(s.H), scratch, tabs;
     std::vector<Run> lanes;
 #pragma omp for schedule(dynamic, 16)
     for (int64_t idx = 0; idx < tki; ++idx) {
@@ -405,6 +463,17 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
       } else {
         eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un, un.wg.floor * xabs[t]);
         eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un, un.wg.floor * xabs[t]);
+        // The rigorous part from the actual terms (never above gamma_D g_cond).
+        const int64_t slot = c.slot_of(c.id(t, j));
+        for (int r = 0; r < 2; ++r) {
+          decode_row(c.w13, slot, r == 0 ? gate_row(c.layout, s.I, nn) : up_row(c.layout, s.I, nn), row.data());
+          tabs.resize(s.H);
+          for (int64_t q = 0; q < s.H; ++q) tabs[q] = std::fabs(row[q] * x[t * s.H + q]);
+          StageErr& e = r == 0 ? eg : eu;
+          const StageErr w = unordered_dot_error(tabs.data(), s.H, gate_depths, r == 0 ? o.g[idx] : o.u[idx],
+                                                 r == 0 ? rqg : rqu, un, un.wg.floor * xabs[t]);
+          e.r = std::min(e.r, w.r);
+        }
       }
       const double hmag = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
       const StageErr eh = h_error(c.act, n, o.g[idx], o.u[idx], hmag, eg, eu);

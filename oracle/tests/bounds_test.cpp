@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "core/generate.hpp"
 #include "core/rng.hpp"
@@ -162,6 +163,96 @@ TEST(Bounds, CorrectWarpDecodeF32StaysWithinAndNearItsBound) {
               worst, 1 / worst);
   // Within ~100x: the largest observed error reaches at least 1% of the bound.
   EXPECT_GE(best, 0.01);
+}
+
+// The warp-decode declaration with the order left undeclared (chunk 0): the
+// generic path of BOUNDS.md 2.1/2.3. Same correct evaluation, no violation;
+// prints bound/error per case (the tightness figure of BOUNDS.md 2.6).
+TEST(Bounds, CorrectWarpDecodeF32WithinTheGenericBound_OrderUndeclared_L32) {
+  const int n = test::cases(4, 16, 80);
+  std::vector<double> ratio;
+  for (int k = 0; k < n; ++k) {
+    const WeightFormat wf = all_weight_formats()[k % all_weight_formats().size()];
+    const Case c = generate_case(spec_for(1000 + k, wf, Activation::swiglu, k % 2 ? ValueDist::uniform : ValueDist::normal));
+    const OracleResult o = run_oracle(c);
+    const std::vector<double> y = warp_decode_f32(c, false);
+    Numerics decl = warp_decl(Activation::swiglu);
+    decl.gate_up.chunk = decl.down.chunk = 0;
+    const Bounds b = derive_bounds(c, o, decl);
+    const Metrics m = compute_metrics(o, y, Format::f32, &b);
+    ASSERT_EQ(m.violations, 0) << describe_violation(c, o, y, b, m.first_violation);
+    ratio.push_back(1 / utilisation(o, y, b));
+  }
+  std::sort(ratio.begin(), ratio.end());
+  std::printf("generic bound / largest error over %d cases: median %.1fx, max %.1fx, min %.1fx\n", n,
+              ratio[ratio.size() / 2], ratio.back(), ratio.front());
+}
+
+// The longest chains fed the largest terms first: every x, weight and h is
+// positive, and each lane of a 32-lane reduction takes a contiguous run of
+// the terms sorted by decreasing size (no cancellation, partial sums as
+// large as they can be, the largest terms through the most roundings). A
+// correct evaluation of the undeclared-order declaration in the worst
+// arrangement it allows stays within the bound.
+float sorted_lanes_dot(const std::vector<float>& a, const float* b, int64_t n) {
+  std::vector<float> t(n);
+  for (int64_t q = 0; q < n; ++q) t[q] = a[q] * b[q];  // product rounded on its own (no fma declared)
+  std::sort(t.begin(), t.end(), [](float p, float q) { return std::fabs(p) > std::fabs(q); });
+  const int64_t m = (n + kWarp - 1) / kWarp;
+  float lane[kWarp] = {};
+  for (int64_t q = 0; q < n; ++q) lane[q / m] += t[q];
+  return butterfly(lane);
+}
+
+TEST(Bounds, AdversarialSortedLanesWithinGenericBound_AllPositive_bf16_L32_H2048) {
+  test::DirectCase d;
+  d.shape = {1, 2048, 128, 4, 2};
+  d.act.kind = Activation::swiglu;
+  Rng r(77);
+  auto pos = [&](double scale) { return static_cast<float>(scale * (0.25 + r.uniform())); };
+  for (int64_t q = 0; q < d.shape.H; ++q) d.x.push_back(pos(1.0));
+  for (int64_t q = 0; q < d.shape.E * 2 * d.shape.I * d.shape.H; ++q) d.w13.push_back(pos(1.0 / 256));
+  for (int64_t q = 0; q < d.shape.E * d.shape.H * d.shape.I; ++q) d.w2.push_back(pos(1.0 / 64));
+  d.ids = {1, 3};
+  d.weights_route = {0.625f, 0.375f};
+  const Case c = test::build_case(d);
+  const OracleResult o = run_oracle(c);
+  const Shape& s = c.shape;
+  std::vector<double> dr(s.H);
+  std::vector<float> x(s.H), g(s.H), u(s.H), h(s.k * s.I), dd(s.I);
+  for (int64_t q = 0; q < s.H; ++q) x[q] = static_cast<float>(c.x_value(0, q));
+  for (int64_t j = 0; j < s.k; ++j)
+    for (int64_t n = 0; n < s.I; ++n) {
+      const int64_t slot = c.slot_of(c.id(0, j));
+      decode_row(c.w13, slot, gate_row(c.layout, s.I, n), dr.data());
+      for (int64_t q = 0; q < s.H; ++q) g[q] = static_cast<float>(dr[q]);
+      decode_row(c.w13, slot, up_row(c.layout, s.I, n), dr.data());
+      for (int64_t q = 0; q < s.H; ++q) u[q] = static_cast<float>(dr[q]);
+      h[j * s.I + n] = act_f32(c.act, sorted_lanes_dot(g, x.data(), s.H), sorted_lanes_dot(u, x.data(), s.H));
+    }
+  // Down, fold_partials: per expert the products D h (rounded) sorted and
+  // dealt to the lanes the same way, then acc_l = acc_l + w_j * p_jl.
+  std::vector<double> y(s.H);
+  for (int64_t i = 0; i < s.H; ++i) {
+    float acc[kWarp] = {};
+    for (int64_t j = 0; j < s.k; ++j) {
+      decode_row(c.w2, c.slot_of(c.id(0, j)), i, dr.data());
+      for (int64_t n = 0; n < s.I; ++n) dd[n] = static_cast<float>(dr[n]) * h[j * s.I + n];
+      std::sort(dd.begin(), dd.end(), [](float p, float q) { return std::fabs(p) > std::fabs(q); });
+      float lane[kWarp] = {};
+      const int64_t m = (s.I + kWarp - 1) / kWarp;
+      for (int64_t n = 0; n < s.I; ++n) lane[n / m] += dd[n];
+      for (int l = 0; l < kWarp; ++l) acc[l] += c.weight(0, j) * lane[l];
+    }
+    y[i] = butterfly(acc);
+  }
+  Numerics decl = warp_decl(Activation::swiglu);
+  decl.gate_up.chunk = decl.down.chunk = 0;
+  decl.gate_up.fma = decl.down.fma = false;  // products rounded on their own above
+  const Bounds b = derive_bounds(c, o, decl);
+  const Metrics m = compute_metrics(o, y, Format::f32, &b);
+  EXPECT_EQ(m.violations, 0) << describe_violation(c, o, y, b, m.first_violation);
+  std::printf("all-positive sorted lanes: max error/bound %.4f, max error %.3g u*c\n", utilisation(o, y, b), m.max_ucond);
 }
 
 TEST(Bounds, SecretBf16HExceedsTheFp32Declaration) {
