@@ -51,6 +51,8 @@ void print_header(const bench::Header& h, const std::string& when) {
               h.l2_bytes / 1048576.0, h.mem_bytes / 1073741824.0);
   std::printf("streaming read bandwidth: %.0f GB/s (read-only kernel over a %.2f GiB buffer, median of 10)\n",
               h.read_gbps, h.read_buffer_bytes / 1073741824.0);
+  std::printf("MB/layer: unique bytes (each expert routed to by any token read once, + x, y, routing); %%read = GB/s "
+              "over the streaming read bandwidth\n");
 }
 
 nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, const std::vector<bench::Row>& rows,
@@ -62,6 +64,7 @@ nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, 
                  {"read_gbps", h.read_gbps}, {"read_buffer_bytes", h.read_buffer_bytes}};
   j["options"] = {{"presets", o.presets}, {"tokens", o.tokens}, {"replays", o.replays}, {"warmup", o.warmup},
                   {"seed", o.seed}, {"check_tokens", o.check_tokens}, {"check_values", o.check_values}};
+  j["bytes_counted"] = "unique: each expert routed to by any token once, plus x, y and routing";
   j["rows"] = nlohmann::ordered_json::array();
   for (const bench::Row& r : rows) {
     nlohmann::ordered_json x;

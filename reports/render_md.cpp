@@ -46,6 +46,19 @@ void header(std::ostringstream& o, const json& r) {
   o << "| points | " << r["configs"].size() << " in " << g(r["elapsed_s"], "%.1f") << " s |\n\n";
 }
 
+// What each variant is and claims; `auto` names its crossover table's
+// provenance (card, date, command) in its description.
+void variants_section(std::ostringstream& o, const json& r) {
+  if (!r.contains("variants") || r["variants"].empty()) return;
+  o << "## Variants\n\n| variant | family | deterministic | batch invariant | host twin | description |\n"
+       "|---|---|---|---|---|---|\n";
+  for (const json& v : r["variants"])
+    o << "| " << v["name"].get<std::string>() << " | " << v["family"].get<std::string>() << " | "
+      << v["deterministic"] << " | " << v["batch_invariant"] << " | " << v["host_twin"] << " | "
+      << v["description"].get<std::string>() << " |\n";
+  o << "\n";
+}
+
 void gate_section(std::ostringstream& o, const json& r) {
   if (!r.contains("gate")) return;
   const json& gt = r["gate"];
@@ -143,6 +156,7 @@ void worst_section(std::ostringstream& o, const json& r) {
 std::string render_markdown(const json& r) {
   std::ostringstream o;
   header(o, r);
+  variants_section(o, r);
   gate_section(o, r);
   accuracy_section(o, r);
   ratio_section(o, r);

@@ -172,6 +172,11 @@ TEST(Render, HtmlIsSelfContainedAndMarkdownSaysHost) {
   const std::string md = render_markdown(r);
   EXPECT_NE(md.find("Host backend"), std::string::npos);
   EXPECT_NE(md.find("Accuracy ratio over warp_decode"), std::string::npos);
+  // Variant descriptions reach the Markdown: `auto` names its crossover table's provenance there.
+  r["variants"] = json::array({{{"name", "auto"}, {"family", "auto"}, {"description", "table from card X, date Y"},
+                                {"deterministic", true}, {"batch_invariant", false}, {"host_twin", false}}});
+  EXPECT_NE(render_markdown(r).find("| auto | auto | true | false | false | table from card X, date Y |"),
+            std::string::npos);
 }
 
 }  // namespace
