@@ -73,6 +73,55 @@ TEST(Generators, SpecialsWriteTheirBitPatterns) {
   validate(c);
 }
 
+Case quantized_case(WeightFormat w) {
+  GenSpec g;
+  g.shape = {2, 40, 24, 6, 2};
+  g.weights = w;
+  g.routing = RoutingDist::one_set;  // the same 2 of 6 experts for every token
+  g.seed = 13;
+  return generate_case(g);
+}
+
+// Codes of the element format and the scales get each format's own
+// extremes; NaN lands only in an expert no token selected.
+TEST(Generators, SpecialsReachQuantizedCodesAndScales) {
+  for (WeightFormat w : {WeightFormat::fp8_channel, WeightFormat::fp8_block128, WeightFormat::mxfp8,
+                         WeightFormat::mxfp4, WeightFormat::nvfp4}) {
+    const std::string f(weight_format_name(w));
+    Case c = quantized_case(w);
+    const Format ef = element_format(w);
+    apply_special(c, {SpecialTarget::w2, SpecialKind::near_max, 3, 0});
+    EXPECT_EQ(c.w2.code(0, 0, 3), encode(ef, mini_max(ef))) << f << ": saturation code (448 e4m3, 6 e2m1)";
+    apply_special(c, {SpecialTarget::w13, SpecialKind::subnormal, 5, 0});
+    EXPECT_EQ(c.w13.code(0, 0, 5), 1u) << f << ": smallest subnormal code";
+    apply_special(c, {SpecialTarget::w2_scale, SpecialKind::near_max, 0, 0});
+    const Format sf = scale_format(w);
+    uint32_t scale_code = c.w2.scales[0];
+    if (sf == Format::f32) std::memcpy(&scale_code, c.w2.scales.data(), 4);
+    // The largest finite scale: fp32 max, e8m0 2^127 (0xFE), e4m3 448 (0x7E).
+    EXPECT_EQ(scale_code, sf == Format::e8m0 ? 0xFEu : encode(sf, mini_max(sf))) << f;
+    EXPECT_TRUE(std::isfinite(c.w2.scale(0, 0, 0))) << f;
+    validate(c);
+    std::vector<bool> used(static_cast<size_t>(c.stored_count()), false);
+    for (int32_t id : c.topk_ids) used[static_cast<size_t>(c.slot_of(id))] = true;
+    for (SpecialTarget t : {SpecialTarget::w13, SpecialTarget::w2, SpecialTarget::w13_scale, SpecialTarget::w2_scale})
+      for (uint32_t at : {0u, 77u, 1234u}) apply_special(c, {t, SpecialKind::nan, at, at});
+    for (const WeightStack* ws : {&c.w13, &c.w2}) {
+      std::vector<double> row(static_cast<size_t>(ws->K));
+      bool nan_seen = false;
+      for (int64_t e = 0; e < ws->E; ++e)
+        for (int64_t r = 0; r < ws->R; ++r) {
+          ws->dequant_row(e, r, row.data());
+          for (double v : row) {
+            EXPECT_TRUE(!std::isnan(v) || !used[static_cast<size_t>(e)]) << f << ": NaN in selected expert " << e;
+            nan_seen |= std::isnan(v);
+          }
+        }
+      EXPECT_TRUE(nan_seen) << f;
+    }
+  }
+}
+
 // The element check behind every property must reject an output one step
 // outside the bound and accept it on the bound.
 TEST(Properties, FirstOutsideFindsTheElement) {

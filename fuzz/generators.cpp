@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -104,14 +105,28 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
         g.storage = ExpertStorage::all;
       }
       // Half the cases carry specials; the risky kinds are drawn most often.
-      const auto kind = rc::gen::weightedElement<SpecialKind>(
+      // Scales are targets only where the weight format has them; NaN only
+      // in weights or scales (apply_special puts it in an unselected expert).
+      const auto target = has_scales(g.weights)
+          ? rc::gen::weightedElement<SpecialTarget>(
+                {{4, SpecialTarget::x}, {2, SpecialTarget::w13}, {2, SpecialTarget::w2},
+                 {2, SpecialTarget::routing_weight}, {2, SpecialTarget::w13_scale}, {2, SpecialTarget::w2_scale}})
+          : rc::gen::weightedElement<SpecialTarget>(
+                {{4, SpecialTarget::x}, {2, SpecialTarget::w13}, {2, SpecialTarget::w2}, {2, SpecialTarget::routing_weight}});
+      const auto value_kind = rc::gen::weightedElement<SpecialKind>(
           {{4, SpecialKind::subnormal}, {2, SpecialKind::min_normal}, {3, SpecialKind::big}, {1, SpecialKind::near_max},
            {2, SpecialKind::zero}, {1, SpecialKind::neg_zero}, {3, SpecialKind::tie}, {2, SpecialKind::power_of_two}});
-      const auto target = rc::gen::weightedElement<SpecialTarget>(
-          {{4, SpecialTarget::x}, {2, SpecialTarget::w13}, {2, SpecialTarget::w2}, {2, SpecialTarget::routing_weight}});
+      const auto weight_kind = rc::gen::weightedElement<SpecialKind>(
+          {{4, SpecialKind::subnormal}, {2, SpecialKind::min_normal}, {3, SpecialKind::big}, {1, SpecialKind::near_max},
+           {2, SpecialKind::zero}, {1, SpecialKind::neg_zero}, {3, SpecialKind::tie}, {2, SpecialKind::power_of_two},
+           {2, SpecialKind::nan}});
       const int n = exact ? 0 : *rc::gen::weightedOneOf<int>({{1, rc::gen::just(0)}, {1, rc::gen::inRange(1, 6)}});
-      for (int i = 0; i < n; ++i)
-        fc.specials.push_back({*target, *kind, *rc::gen::arbitrary<uint32_t>(), *rc::gen::arbitrary<uint32_t>()});
+      for (int i = 0; i < n; ++i) {
+        const SpecialTarget t = *target;
+        const bool in_weights = t != SpecialTarget::x && t != SpecialTarget::routing_weight;
+        const SpecialKind kind = in_weights ? *weight_kind : *value_kind;
+        fc.specials.push_back({t, kind, *rc::gen::arbitrary<uint32_t>(), *rc::gen::arbitrary<uint32_t>()});
+      }
       return fc;
     });
   });
@@ -119,24 +134,119 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
 
 namespace {
 
-// The code of a special value in an IEEE-style format (bf16, f16, f32).
+// The code of a finite special value in a minifloat or IEEE format (bf16,
+// f16, f32, e4m3, e2m1). Exponents are clamped to the format's finite range,
+// so that e.g. e2m1 (exponents 0..3) and e4m3 (no infinities, top mantissa
+// of the top exponent is NaN) get their own extremes.
 uint32_t special_code(Format f, SpecialKind k, uint32_t bits) {
   const MiniSpec m = mini_spec(f);
   const uint32_t sign = (bits >> 31) ? 1u << (m.ebits + m.mbits) : 0u;
   const uint32_t mant_mask = (1u << m.mbits) - 1;
-  const uint32_t emax = (1u << m.ebits) - 2;  // largest finite biased exponent
-  auto code = [&](uint32_t e, uint32_t mant) { return sign | (e << m.mbits) | (mant & mant_mask); };
+  const uint32_t max_code = encode(f, mini_max(f));  // largest finite, positive
+  const uint32_t emax = max_code >> m.mbits;          // its biased exponent
+  auto code = [&](int64_t e, uint32_t mant) {
+    const uint32_t be = static_cast<uint32_t>(std::clamp<int64_t>(e, 1, emax));
+    mant &= mant_mask;
+    if (be == emax) mant = std::min(mant, max_code & mant_mask);
+    return sign | (be << m.mbits) | mant;
+  };
   switch (k) {
-    case SpecialKind::subnormal: return code(0, 1 + bits % mant_mask);
+    case SpecialKind::subnormal: return sign | (1 + bits % mant_mask);
     case SpecialKind::min_normal: return code(1, bits % 2);
-    case SpecialKind::big: return code(static_cast<uint32_t>(m.bias + m.bias / 3 + bits % 3), bits >> 8);
-    case SpecialKind::near_max: return code(emax, mant_mask - bits % 4);
+    case SpecialKind::big: return code(m.bias + m.bias / 3 + bits % 3, bits >> 8);
+    case SpecialKind::near_max: return sign | (max_code - std::min(bits % 4, max_code));
     case SpecialKind::zero: return 0;
     case SpecialKind::neg_zero: return 1u << (m.ebits + m.mbits);
-    case SpecialKind::tie: return code(static_cast<uint32_t>(m.bias) - bits % 3, 1);
-    case SpecialKind::power_of_two: return code(static_cast<uint32_t>(m.bias) - 4 + bits % 8, 0);
+    case SpecialKind::tie: return code(m.bias - static_cast<int64_t>(bits % 3), 1);
+    case SpecialKind::power_of_two: return code(m.bias - 4 + static_cast<int64_t>(bits % 8), 0);
+    case SpecialKind::nan: break;  // see nan_code
   }
   return 0;
+}
+
+// A NaN code of f, or nullopt where f has none (e2m1).
+std::optional<uint32_t> nan_code(Format f) {
+  switch (f) {
+    case Format::bf16: return 0x7FC0;
+    case Format::f16: return 0x7E00;
+    case Format::f32: return 0x7FC00000u;
+    case Format::e4m3: return 0x7F;
+    case Format::e8m0: return 0xFF;
+    default: return std::nullopt;
+  }
+}
+
+// The code of a special scale: scales are positive; e8m0 holds only powers
+// of two (no zero, no subnormals: 0x00 is 2^-127, 0xFE 2^127, 0xFF NaN).
+uint32_t scale_code(Format f, SpecialKind k, uint32_t bits) {
+  if (k == SpecialKind::nan) return *nan_code(f);
+  bits &= 0x7fffffffu;
+  if (f != Format::e8m0) return special_code(f, k, bits);
+  switch (k) {
+    case SpecialKind::subnormal:
+    case SpecialKind::zero:
+    case SpecialKind::neg_zero: return 0x00;
+    case SpecialKind::min_normal: return 0x01;
+    case SpecialKind::big: return 127 + 42 + bits % 3;
+    case SpecialKind::near_max: return 0xFE - bits % 4;
+    case SpecialKind::tie: return 127;
+    default: return 127 - 4 + bits % 8;  // power_of_two
+  }
+}
+
+// Storage slot for a NaN special: one that no token selects (-1: none).
+int64_t unselected_slot(const Case& c, uint32_t where) {
+  std::vector<bool> used(static_cast<size_t>(c.stored_count()), false);
+  for (int32_t id : c.topk_ids) used[static_cast<size_t>(c.slot_of(id))] = true;
+  std::vector<int64_t> free;
+  for (int64_t e = 0; e < c.stored_count(); ++e)
+    if (!used[static_cast<size_t>(e)]) free.push_back(e);
+  return free.empty() ? -1 : free[where % free.size()];
+}
+
+// Writes element code `code` at flat element index `idx` of w's (E, R, K).
+void put_weight_code(WeightStack& w, int64_t idx, uint32_t code) {
+  const int64_t k = idx % w.K, er = idx / w.K;
+  uint8_t* row = w.data.data() + er * w.row_bytes();
+  switch (format_bits(element_format(w.format))) {
+    case 16: std::memcpy(row + 2 * k, &code, 2); break;
+    case 8: row[k] = static_cast<uint8_t>(code); break;
+    default:  // e2m1: two per byte, low nibble = even k
+      row[k / 2] = (k & 1) ? static_cast<uint8_t>((row[k / 2] & 0x0f) | ((code & 0xf) << 4))
+                           : static_cast<uint8_t>((row[k / 2] & 0xf0) | (code & 0xf));
+  }
+}
+
+void put_scale_code(WeightStack& w, int64_t idx, uint32_t code) {
+  if (scale_format(w.format) == Format::f32)
+    std::memcpy(&w.scales[static_cast<size_t>(idx) * 4], &code, 4);
+  else
+    w.scales[static_cast<size_t>(idx)] = static_cast<uint8_t>(code);
+}
+
+int64_t scale_count(const WeightStack& w) {
+  return w.scale_bytes() / (scale_format(w.format) == Format::f32 ? 4 : 1);
+}
+
+void apply_weight_special(Case& c, WeightStack& w, bool scale, const Special& s) {
+  const int64_t per = w.R * w.K;  // elements per expert
+  int64_t e = -1;
+  if (s.kind == SpecialKind::nan && (e = unselected_slot(c, s.bits)) < 0) return;
+  if (scale) {
+    if (!has_scales(w.format)) return;
+    const int64_t n = scale_count(w), sp = n / w.E;
+    const int64_t idx = e < 0 ? static_cast<int64_t>(s.where % static_cast<uint64_t>(n)) : e * sp + s.where % sp;
+    put_scale_code(w, idx, scale_code(scale_format(w.format), s.kind, s.bits));
+    return;
+  }
+  const int64_t idx = e < 0 ? static_cast<int64_t>(s.where % static_cast<uint64_t>(w.E * per)) : e * per + s.where % per;
+  const Format f = element_format(w.format);
+  if (s.kind != SpecialKind::nan) return put_weight_code(w, idx, special_code(f, s.kind, s.bits));
+  if (nan_code(f)) return put_weight_code(w, idx, *nan_code(f));
+  // e2m1 has no NaN: poison the element's block scale instead (OCP MX: a
+  // NaN scale makes its whole block NaN).
+  const int64_t KB = (w.K + scale_block(w.format) - 1) / scale_block(w.format);
+  put_scale_code(w, (idx / w.K) * KB + (idx % w.K) / scale_block(w.format), *nan_code(scale_format(w.format)));
 }
 
 void put(std::vector<uint8_t>& bytes, int64_t idx, int nbytes, uint32_t code) {
@@ -154,11 +264,11 @@ void apply_special(Case& c, const Special& s) {
       break;
     }
     case SpecialTarget::w13:
-    case SpecialTarget::w2: {
-      WeightStack& w = s.target == SpecialTarget::w13 ? c.w13 : c.w2;
-      if (w.format != WeightFormat::bf16 && w.format != WeightFormat::f16) break;
-      const Format f = element_format(w.format);
-      put(w.data, static_cast<int64_t>(s.where % static_cast<uint64_t>(w.E * w.R * w.K)), 2, special_code(f, s.kind, s.bits));
+    case SpecialTarget::w2:
+    case SpecialTarget::w13_scale:
+    case SpecialTarget::w2_scale: {
+      const bool up = s.target == SpecialTarget::w13 || s.target == SpecialTarget::w13_scale;
+      apply_weight_special(c, up ? c.w13 : c.w2, s.target == SpecialTarget::w13_scale || s.target == SpecialTarget::w2_scale, s);
       break;
     }
     case SpecialTarget::routing_weight: {
@@ -182,11 +292,12 @@ Case build_case(const FuzzCase& fc) {
 }
 
 std::string_view target_name(SpecialTarget t) {
-  static const char* n[] = {"x", "w13", "w2", "routing_weight"};
+  static const char* n[] = {"x", "w13", "w2", "routing_weight", "w13_scale", "w2_scale"};
   return n[static_cast<int>(t)];
 }
 std::string_view kind_name(SpecialKind k) {
-  static const char* n[] = {"subnormal", "min_normal", "big", "near_max", "zero", "neg_zero", "tie", "power_of_two"};
+  static const char* n[] = {"subnormal", "min_normal", "big",          "near_max", "zero",
+                            "neg_zero",  "tie",        "power_of_two", "nan"};
   return n[static_cast<int>(k)];
 }
 

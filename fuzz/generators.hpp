@@ -19,7 +19,8 @@
 
 namespace moecheck::fuzz {
 
-enum class SpecialTarget : uint8_t { x, w13, w2, routing_weight };
+// w13_scale / w2_scale: the block or channel scales of quantized weights.
+enum class SpecialTarget : uint8_t { x, w13, w2, routing_weight, w13_scale, w2_scale };
 enum class SpecialKind : uint8_t {
   subnormal,    // smallest magnitudes: flush-to-zero and underflow paths
   min_normal,   // the normal/subnormal boundary
@@ -29,6 +30,8 @@ enum class SpecialKind : uint8_t {
   neg_zero,
   tie,          // 1 + one ulp: last significand bit set, feeds rounding ties
   power_of_two,
+  nan,          // weights and scales only: NaN in an expert no token selected,
+                // so every output stays finite and must not see it
 };
 
 struct Special {
@@ -62,8 +65,10 @@ rc::Gen<Shape> gen_shape(int size, int64_t work_budget);
 // generate_case(spec) with the specials applied. Throws InputError when the
 // spec is impossible.
 Case build_case(const FuzzCase& fc);
-// Writes one special into the case (a no-op for quantized weight formats,
-// whose codes only mean something with their scales).
+// Writes one special into the case: x, a weight code (bf16/f16, e4m3 or
+// e2m1), a weight scale (fp32, e8m0 or e4m3) or a routing weight. A no-op
+// where the target does not exist (scales of bf16 weights, NaN where every
+// stored expert is selected).
 void apply_special(Case& c, const Special& s);
 
 std::string_view target_name(SpecialTarget t);

@@ -25,9 +25,11 @@ file(GLOB _corpus CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/*.safeten
 foreach(f ${_corpus})
   get_filename_component(_n ${f} NAME_WE)
   add_test(NAME fuzz.corpus.host.${_n} COMMAND $<TARGET_FILE:moecheck> replay ${f} --backend host)
-  set_tests_properties(fuzz.corpus.host.${_n} PROPERTIES LABELS "cpu;fuzz" TIMEOUT 300)
+  set_tests_properties(fuzz.corpus.host.${_n} PROPERTIES LABELS "cpu;fuzz" TIMEOUT 300
+    ENVIRONMENT OMP_WAIT_POLICY=passive)
   if(MOECHECK_ENABLE_CUDA)
     add_test(NAME fuzz.corpus.cuda.${_n} COMMAND $<TARGET_FILE:moecheck> replay ${f} --backend cuda)
-    set_tests_properties(fuzz.corpus.cuda.${_n} PROPERTIES LABELS "gpu;fuzz" TIMEOUT 300 SKIP_RETURN_CODE 77)
+    set_tests_properties(fuzz.corpus.cuda.${_n} PROPERTIES LABELS "gpu;fuzz" TIMEOUT 300 SKIP_RETURN_CODE 77
+      ENVIRONMENT OMP_WAIT_POLICY=passive)
   endif()
 endforeach()

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <sstream>
 
+#include <omp.h>
+
 #include "core/error.hpp"
 #include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
@@ -90,8 +92,19 @@ std::string case_summary(const Case& c) {
   return os.str();
 }
 
-CaseContext::CaseContext(Case c, int oracle_threads) : case_(std::move(c)), threads_(oracle_threads) {
+namespace {
+
+// Multiply-adds (T k I H) below which one thread does the case's oracle and
+// bounds: a few hundred microseconds of work, less than what an OpenMP fork,
+// join and thread wake-up per parallel region cost on a busy machine.
+constexpr int64_t kSerialWork = int64_t{1} << 15;
+
+}  // namespace
+
+CaseContext::CaseContext(Case c, int threads) : case_(std::move(c)), threads_(threads) {
   validate(case_);  // an invalid case is bad input, never a variant's failure
+  const Shape& s = case_.shape;
+  if (threads_ <= 0) threads_ = s.T * s.k * s.I * s.H < kSerialWork ? 1 : omp_get_max_threads();
 }
 
 const OracleResult& CaseContext::oracle() {
@@ -112,9 +125,34 @@ const std::vector<uint8_t>& CaseContext::output(const Variant& v, Backend b) {
   return it->second;
 }
 
+namespace {
+
+// Largest |w| of any dequantized weight the selected experts hold: a code
+// times its scale can exceed the accumulator's range (an fp32 or e8m0 scale
+// near the top of its range) even where every product with x is zero.
+double selected_weight_max(const Case& c) {
+  std::vector<bool> used(static_cast<size_t>(c.stored_count()), false);
+  for (int32_t id : c.topk_ids) used[static_cast<size_t>(c.slot_of(id))] = true;
+  double m = 0;
+  for (const WeightStack* w : {&c.w13, &c.w2}) {
+    std::vector<double> row(static_cast<size_t>(w->K));
+    for (int64_t e = 0; e < w->E; ++e)
+      for (int64_t r = 0; used[static_cast<size_t>(e)] && r < w->R; ++r) {
+        w->dequant_row(e, r, row.data());
+        for (double v : row) m = std::isfinite(v) ? std::max(m, std::fabs(v)) : INFINITY;
+      }
+  }
+  return m;
+}
+
+}  // namespace
+
 bool CaseContext::may_overflow(const Variant& v) {
   const OracleResult& o = oracle();
   const Numerics n = v.numerics(case_);
+  // Weights are dequantized in the accumulator's format.
+  if (!weight_max_) weight_max_ = selected_weight_max(case_);
+  if (!(*weight_max_ <= 0.5 * mini_max(n.accumulator))) return true;
   // Half the smallest declared range: intermediates are bounded by these
   // condition sums up to the (small) rounding growth.
   double lim = mini_max(n.accumulator);

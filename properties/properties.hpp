@@ -67,21 +67,26 @@ std::string case_summary(const Case& c);
 
 class CaseContext {
  public:
-  explicit CaseContext(Case c, int oracle_threads = 0);  // validates c (InputError)
+  // Validates c (InputError). threads: OpenMP threads for the oracle and the
+  // bounds of this case; 0 picks by size (one thread for small cases, whose
+  // parallel regions cost more in fork/join and wake-ups than they save).
+  explicit CaseContext(Case c, int threads = 0);
   const Case& base() const { return case_; }
   const OracleResult& oracle();
   const Bounds& bounds(const Variant& v);
   // The first output of v on b (decoded through its declared output format).
   const std::vector<uint8_t>& output(const Variant& v, Backend b);
   // Some element, partial sum or intermediate may leave the finite range of
-  // a format the variant declares (then Inf/NaN outputs are legitimate).
+  // a format the variant declares (then Inf/NaN outputs are legitimate),
+  // including a dequantized weight (code * scale) of a selected expert.
   bool may_overflow(const Variant& v);
-  int oracle_threads() const { return threads_; }
+  int threads() const { return threads_; }
 
  private:
   Case case_;
   int threads_;
   std::unique_ptr<OracleResult> oracle_;
+  std::optional<double> weight_max_;  // max |dequantized weight| over the selected experts
   std::map<std::string, Bounds> bounds_;
   std::map<std::string, std::vector<uint8_t>> outputs_;
 };
