@@ -18,6 +18,7 @@ namespace {
 
 struct BenchArgs {
   bench::Options o;
+  std::string weights = "bf16";
   std::vector<std::string> plugins;
   std::string json;
 };
@@ -46,13 +47,14 @@ void print_table_head() {
               "[p10 .. p90]", "L", "MB/layer", "GB/s", "%read", "vs ec");
 }
 
-void print_header(const bench::Header& h, const std::string& when) {
+void print_header(const bench::Header& h, const std::string& when, const bench::Options& o) {
   std::printf("moecheck bench  %s  device: %s (%d SMs, L2 %.1f MiB, %.1f GiB)\n", when.c_str(), h.device.c_str(), h.sms,
               h.l2_bytes / 1048576.0, h.mem_bytes / 1073741824.0);
   std::printf("streaming read bandwidth: %.0f GB/s (read-only kernel over a %.2f GiB buffer, median of 10)\n",
               h.read_gbps, h.read_buffer_bytes / 1073741824.0);
   std::printf("MB/layer: unique bytes (each expert routed to by any token read once, + x, y, routing); %%read = GB/s "
               "over the streaming read bandwidth\n");
+  std::printf("weights: %s (bytes counted in that format: codes + scales)\n", std::string(weight_format_name(o.weights)).c_str());
 }
 
 nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, const std::vector<bench::Row>& rows,
@@ -63,8 +65,9 @@ nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, 
   j["device"] = {{"name", h.device}, {"sms", h.sms}, {"l2_bytes", h.l2_bytes}, {"mem_bytes", h.mem_bytes},
                  {"read_gbps", h.read_gbps}, {"read_buffer_bytes", h.read_buffer_bytes}};
   j["options"] = {{"presets", o.presets}, {"tokens", o.tokens}, {"replays", o.replays}, {"warmup", o.warmup},
-                  {"seed", o.seed}, {"check_tokens", o.check_tokens}, {"check_values", o.check_values}};
-  j["bytes_counted"] = "unique: each expert routed to by any token once, plus x, y and routing";
+                  {"seed", o.seed}, {"check_tokens", o.check_tokens}, {"check_values", o.check_values},
+                  {"weights", std::string(weight_format_name(o.weights))}};
+  j["bytes_counted"] = "unique: each expert routed to by any token once (codes + scales), plus x, y and routing";
   j["rows"] = nlohmann::ordered_json::array();
   for (const bench::Row& r : rows) {
     nlohmann::ordered_json x;
@@ -86,12 +89,13 @@ nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, 
 }
 
 void run(BenchArgs& a) {
+  a.o.weights = parse_weight_format(a.weights);  // InputError (exit 2) on unknown names
   for (const std::string& p : a.plugins) load_plugin(p);
   bench::Header h;
   const std::string when = utc_now();
   bool head = false;
   const std::vector<bench::Row> rows = bench::run_bench(a.o, h, [&](const bench::Row& r) {
-    if (!head) print_header(h, when), print_table_head(), head = true;
+    if (!head) print_header(h, when, a.o), print_table_head(), head = true;
     print_row(r);
     std::fflush(stdout);
   });
@@ -102,7 +106,7 @@ void run(BenchArgs& a) {
   }
   // The compact table last: what a reader of the log's tail sees.
   std::printf("\n");
-  print_header(h, when);
+  print_header(h, when, a.o);
   print_table_head();
   int failed = 0;
   for (const bench::Row& r : rows) print_row(r), failed += r.failed;
@@ -121,6 +125,8 @@ void setup(CLI::App& root) {
   cmd->add_option("--replays", a->o.replays, "Timed graph replays per variant")->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", a->o.warmup, "Untimed replays first")->check(CLI::Range(0, 1000));
   cmd->add_option("--seed", a->o.seed, "Seed of routings, check layers and device fills");
+  cmd->add_option("--weights", a->weights,
+                  "Weight format of every layer (bf16, f16, fp8_channel, fp8_block128, mxfp8, mxfp4, nvfp4)");
   cmd->add_option("--check-tokens", a->o.check_tokens,
                   "Oracle-check at most this many tokens of a batch (first, middle, last); 0 = all")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));

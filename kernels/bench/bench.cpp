@@ -81,9 +81,34 @@ ActivationSpec preset_activation(const Preset& p) {
 // Rotating layer copies of one (preset, T) in device memory.
 struct Layer {
   LayerRouting r;
-  DeviceBuffer w13, w2, x, ids, wts, y;
+  DeviceBuffer w13, w2, w13s, w2s, w13t, w2t, x, ids, wts, y;  // codes, scales, tensor scales
   DeviceArgs args;
 };
+
+// Timing-only weights of a (U, R, K) stack in `wf`, filled on the device:
+// 16-bit codes from the bf16 hash fill (~U(-1, 1)/sqrt(K); read as f16 they
+// stay finite), e4m3 codes random below 2 and never NaN, e2m1 codes random;
+// scales constant (their bytes are read all the same): fp32 0x3c3c3c3c
+// (~0.0115), e8m0 2^-7, e4m3 0.5. Values are finite: timing checks it.
+void fill_timing_stack(WeightFormat wf, int64_t U, int64_t R, int64_t K, uint64_t seed, DeviceBuffer& data,
+                       DeviceBuffer& scales, DeviceBuffer& tensor) {
+  const WeightStack shape{wf, U, R, K, {}, {}, {}};
+  data = DeviceBuffer(static_cast<size_t>(shape.data_bytes()));
+  const Format ef = element_format(wf);
+  if (format_bits(ef) == 16)
+    fill_random_bf16(data.get(), shape.data_bytes() / 2, seed, 1.0f / std::sqrt(static_cast<float>(K)));
+  else
+    fill_random_bytes(data.get(), shape.data_bytes(), seed, ef == Format::e4m3 ? 0xBF : 0xFF);
+  if (has_scales(wf)) {
+    scales = DeviceBuffer(static_cast<size_t>(shape.scale_bytes()));
+    const Format sf = scale_format(wf);
+    scales.fill_bytes(sf == Format::f32 ? 0x3c : sf == Format::e8m0 ? 127 - 7 : 0x30);
+  }
+  if (wf == WeightFormat::nvfp4) {
+    tensor = DeviceBuffer(static_cast<size_t>(U) * 4);
+    tensor.fill_bytes(0x3c);
+  }
+}
 
 std::vector<const Variant*> resolve_variants(const Options& o) {
   std::vector<const Variant*> vs;
@@ -116,7 +141,7 @@ std::vector<Row> run_bench(const Options& o, Header& header, const std::function
     // The check layer: a pool of experts as large as check_values allows.
     const Shape ps{0, p.H, p.I, p.E, p.k};
     Case check = pool_case(ps, static_cast<int64_t>(o.check_values / (3.0 * static_cast<double>(p.H * p.I))),
-                           preset_activation(p), GateUpLayout::concatenated, o.seed);
+                           preset_activation(p), GateUpLayout::concatenated, o.seed, o.weights);
     const int64_t pool_size = check.stored_count();
     for (int64_t T : o.tokens) {
       const Shape s{T, p.H, p.I, p.E, p.k};
@@ -127,7 +152,7 @@ std::vector<Row> run_bench(const Options& o, Header& header, const std::function
       size_t ws_max = 0;
       for (const Variant* v : variants) ws_max = std::max(ws_max, v->workspace_bytes(Shape{T, p.H, p.I, std::min(p.E, T * p.k), p.k}));
       const LayerRouting r0 = random_routing(s, o.seed * 7919u + static_cast<uint64_t>(T));
-      const int64_t eb = expert_bytes(s, WeightFormat::bf16);
+      const int64_t eb = expert_bytes(s, o.weights);
       const int64_t budget = static_cast<int64_t>(0.8 * static_cast<double>(d.free_mem)) - static_cast<int64_t>(ws_max) -
                              (int64_t{1} << 30);
       const int L = choose_layers(static_cast<int64_t>(r0.experts.size()) * eb * 5 / 4, d.l2_bytes, budget);
@@ -137,28 +162,29 @@ std::vector<Row> run_bench(const Options& o, Header& header, const std::function
         Layer& ly = layers[static_cast<size_t>(l)];
         ly.r = l == 0 ? r0 : random_routing(s, o.seed * 7919u + static_cast<uint64_t>(T) + 104729u * static_cast<uint64_t>(l));
         const int64_t U = static_cast<int64_t>(ly.r.experts.size());
-        ly.w13 = DeviceBuffer(static_cast<size_t>(U * 2 * p.I * p.H * 2));
-        ly.w2 = DeviceBuffer(static_cast<size_t>(U * p.H * p.I * 2));
         ly.x = DeviceBuffer(static_cast<size_t>(T * p.H * 2));
         ly.ids = DeviceBuffer(ly.r.slots.size() * 4);
         ly.wts = DeviceBuffer(ly.r.weights.size() * 4);
         ly.y = DeviceBuffer(static_cast<size_t>(T * p.H * 4));
         const uint64_t seed = o.seed * 0x100000001b3ull + static_cast<uint64_t>(T * 64 + l);
-        // Weights ~ U(-1, 1)/sqrt(K) as the generator's uniform distribution; x ~ U(-1, 1).
-        fill_random_bf16(ly.w13.get(), U * 2 * p.I * p.H, 3 * seed + 1, 1.0f / std::sqrt(static_cast<float>(p.H)));
-        fill_random_bf16(ly.w2.get(), U * p.H * p.I, 3 * seed + 2, 1.0f / std::sqrt(static_cast<float>(p.I)));
-        fill_random_bf16(ly.x.get(), T * p.H, 3 * seed + 3, 1.0f);
+        fill_timing_stack(o.weights, U, 2 * p.I, p.H, 3 * seed + 1, ly.w13, ly.w13s, ly.w13t);
+        fill_timing_stack(o.weights, U, p.H, p.I, 3 * seed + 2, ly.w2, ly.w2s, ly.w2t);
+        fill_random_bf16(ly.x.get(), T * p.H, 3 * seed + 3, 1.0f);  // x ~ U(-1, 1)
         ly.ids.upload(ly.r.slots.data(), ly.r.slots.size() * 4);
         ly.wts.upload(ly.r.weights.data(), ly.r.weights.size() * 4);
         DeviceArgs& a = ly.args;
         a.shape = Shape{T, p.H, p.I, U, p.k};
         a.act = check.act;
         a.layout = check.layout;
+        a.weight_format = o.weights;
         a.x = ly.x.get(), a.w13 = ly.w13.get(), a.w2 = ly.w2.get();
+        a.w13_scale = ly.w13s.get(), a.w2_scale = ly.w2s.get();
+        a.w13_tensor_scale = static_cast<const float*>(ly.w13t.get());
+        a.w2_tensor_scale = static_cast<const float*>(ly.w2t.get());
         a.topk_ids = static_cast<const int32_t*>(ly.ids.get());
         a.topk_weights = static_cast<const float*>(ly.wts.get());
         a.y = ly.y.get();
-        mean_bytes += static_cast<double>(layer_bytes(s, WeightFormat::bf16, U, Format::bf16, Format::bf16).total()) / L;
+        mean_bytes += static_cast<double>(layer_bytes(s, o.weights, U, Format::bf16, Format::bf16).total()) / L;
       }
 
       double baseline_us = 0;

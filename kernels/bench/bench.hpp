@@ -60,6 +60,9 @@ struct Options {
   std::vector<std::string> presets = {"qwen3-235b-a22b", "deepseek-v3", "qwen3-30b-a3b"};
   std::vector<int64_t> tokens = {1, 2, 4, 8, 16, 32, 64};
   std::vector<std::string> variants;  // empty: every registered variant with a device path
+  // Format of every layer's weights, check layer included; bytes are counted
+  // in it (codes + scales + tensor scales, expert_bytes).
+  WeightFormat weights = WeightFormat::bf16;
   int replays = 30;
   int warmup = 3;
   uint64_t seed = 1;

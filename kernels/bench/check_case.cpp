@@ -45,9 +45,20 @@ void fill_stack(WeightStack& w, uint64_t seed, float scale) {
   }
 }
 
+// The bf16 stack quantized to wf (the masters are its exact values).
+WeightStack quantized(const WeightStack& w, WeightFormat wf) {
+  std::vector<float> master(static_cast<size_t>(w.E * w.R * w.K));
+  const uint8_t* d = w.data.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < w.E * w.R * w.K; ++i)
+    master[static_cast<size_t>(i)] = bf16_to_f32(static_cast<uint16_t>(d[2 * i] | (d[2 * i + 1] << 8)));
+  return quantize_weights(wf, w.E, w.R, w.K, master);
+}
+
 }  // namespace
 
-Case pool_case(const Shape& s, int64_t pool, ActivationSpec act, GateUpLayout layout, uint64_t seed) {
+Case pool_case(const Shape& s, int64_t pool, ActivationSpec act, GateUpLayout layout, uint64_t seed,
+               WeightFormat wf) {
   pool = std::clamp<int64_t>(pool, s.k, s.E);
   Case c;
   c.shape = s;
@@ -66,11 +77,16 @@ Case pool_case(const Shape& s, int64_t pool, ActivationSpec act, GateUpLayout la
   c.w2 = {WeightFormat::bf16, pool, s.H, s.I, {}, {}, {}};
   fill_stack(c.w13, 2 * seed + 1, 1.0f / std::sqrt(static_cast<float>(s.H)));
   fill_stack(c.w2, 2 * seed + 2, 1.0f / std::sqrt(static_cast<float>(s.I)));
+  if (wf != WeightFormat::bf16) {
+    c.w13 = quantized(c.w13, wf);
+    c.w2 = quantized(c.w2, wf);
+  }
   c.provenance = "{\"pool_case\": {\"H\": " + std::to_string(s.H) + ", \"I\": " + std::to_string(s.I) +
                  ", \"E\": " + std::to_string(s.E) + ", \"k\": " + std::to_string(s.k) + ", \"pool\": " +
                  std::to_string(pool) + ", \"activation\": \"" + std::string(activation_name(act.kind)) +
                  "\", \"layout\": \"" + std::string(layout_name(layout)) + "\", \"seed\": " + std::to_string(seed) +
-                 ", \"weights\": \"kernels/bench/check_case.cpp hash fill\"}}";
+                 ", \"weights\": \"kernels/bench/check_case.cpp hash fill\", \"format\": \"" +
+                 std::string(weight_format_name(wf)) + "\"}}";
   return c;
 }
 

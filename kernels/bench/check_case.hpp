@@ -20,8 +20,10 @@ void draw_routing(std::mt19937_64& rng, int64_t T, int64_t k, std::vector<int32_
                   std::vector<int32_t>& ids, std::vector<float>& w);
 
 // Weights of `pool` experts (distinct global ids spread over E), uniform in
-// (-1, 1)/sqrt(K) rounded to bf16, no token yet (call reroute).
-Case pool_case(const Shape& s, int64_t pool, ActivationSpec act, GateUpLayout layout, uint64_t seed);
+// (-1, 1)/sqrt(K) rounded to bf16, then quantized to `wf` when not bf16
+// (core/weights.hpp's quantize_weights), no token yet (call reroute).
+Case pool_case(const Shape& s, int64_t pool, ActivationSpec act, GateUpLayout layout, uint64_t seed,
+               WeightFormat wf = WeightFormat::bf16);
 
 enum class PoolRouting : uint8_t {
   uniform,  // each token k distinct experts of the pool, uniformly

@@ -33,6 +33,12 @@ __global__ void fill_bf16_kernel(uint16_t* p, int64_t n, uint64_t seed, float sc
     p[i] = hashed_bf16(seed, static_cast<uint64_t>(i), scale);
 }
 
+__global__ void fill_bytes_kernel(uint8_t* p, int64_t n, uint64_t seed, uint8_t mask) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    p[i] = static_cast<uint8_t>(mix64(seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(i)) >> 56) & mask;
+}
+
 }  // namespace
 
 DeviceProps device_props() {
@@ -105,6 +111,14 @@ void fill_random_bf16(void* p, int64_t n, uint64_t seed, float scale) {
   if (n == 0) return;
   const int64_t blocks = std::min<int64_t>((n + 255) / 256, 65536);
   fill_bf16_kernel<<<static_cast<unsigned>(blocks), 256>>>(static_cast<uint16_t*>(p), n, seed, scale);
+  MOECHECK_CHECK_LAUNCH();
+  MOECHECK_CUDA(cudaDeviceSynchronize());
+}
+
+void fill_random_bytes(void* p, int64_t n, uint64_t seed, uint8_t mask) {
+  if (n == 0) return;
+  const int64_t blocks = std::min<int64_t>((n + 255) / 256, 65536);
+  fill_bytes_kernel<<<static_cast<unsigned>(blocks), 256>>>(static_cast<uint8_t*>(p), n, seed, mask);
   MOECHECK_CHECK_LAUNCH();
   MOECHECK_CUDA(cudaDeviceSynchronize());
 }

@@ -51,6 +51,9 @@ class DeviceBuffer {
 // weights and activations for timing-only layer copies, generated where they
 // live (a host-generated full layer of a large preset would take minutes).
 void fill_random_bf16(void* p, int64_t n, uint64_t seed, float scale);
+// n random bytes from the same hash, each ANDed with `mask` (0xBF keeps e4m3
+// codes off the NaN pattern and below 2: timing-only fp8 / fp4 weights).
+void fill_random_bytes(void* p, int64_t n, uint64_t seed, uint8_t mask);
 
 // Captures body(stream) into a CUDA graph, replays it `warmup` times, then
 // times `replays` replays one by one with events: milliseconds per replay.

@@ -15,6 +15,7 @@ void DeviceBuffer::upload(const void*, size_t) { no_cuda(); }
 std::vector<uint8_t> DeviceBuffer::download() const { no_cuda(); }
 void DeviceBuffer::fill_bytes(int) { no_cuda(); }
 void fill_random_bf16(void*, int64_t, uint64_t, float) { no_cuda(); }
+void fill_random_bytes(void*, int64_t, uint64_t, uint8_t) { no_cuda(); }
 std::vector<double> time_graph(const std::function<void(CUstream_st*)>&, int, int) { no_cuda(); }
 void run_once(const std::function<void(CUstream_st*)>&) { no_cuda(); }
 
