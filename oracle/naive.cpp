@@ -1,8 +1,15 @@
 #include "oracle/naive.hpp"
 
 #include <chrono>
+#include <ctime>
 
 namespace moecheck {
+
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 NaiveRun naive_quad_subset(const Case& c, const std::vector<double>& oracle_h, int64_t n_rows, int64_t n_out) {
   using clock = std::chrono::steady_clock;
@@ -16,6 +23,7 @@ NaiveRun naive_quad_subset(const Case& c, const std::vector<double>& oracle_h, i
   std::vector<Quad> naive_h_all(full_tokens * s.k * s.I);
   volatile double sink = 0;
   auto t0 = clock::now();
+  double c0 = thread_cpu_seconds();
   for (int64_t idx = 0; idx < n_rows; ++idx) {
     const int64_t n = idx % s.I, j = (idx / s.I) % s.k, t = idx / s.I / s.k;
     const Quad h = naive_h<Quad>(c, x, t, j, n, row);
@@ -23,6 +31,7 @@ NaiveRun naive_quad_subset(const Case& c, const std::vector<double>& oracle_h, i
     sink = sink + static_cast<double>(h);
   }
   auto t1 = clock::now();
+  r.cpu_seconds = thread_cpu_seconds() - c0;
   r.gate_up_madds = 2 * n_rows * s.H;
   r.gate_up_seconds = std::chrono::duration<double>(t1 - t0).count();
   // Outputs spread evenly over (T, H) so every token's routing is sampled.
@@ -40,7 +49,9 @@ NaiveRun naive_quad_subset(const Case& c, const std::vector<double>& oracle_h, i
       cur_t = t;
     }
     auto a = clock::now();
+    const double ca = thread_cpu_seconds();
     const Quad y = naive_y<Quad>(c, h_t, t, i, row);
+    r.cpu_seconds += thread_cpu_seconds() - ca;
     down_time += std::chrono::duration<double>(clock::now() - a).count();
     r.y.push_back(static_cast<double>(y));
     r.y_lo.push_back(static_cast<double>(y - Quad(r.y.back())));

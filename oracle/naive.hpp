@@ -103,10 +103,16 @@ using Quad = boost::multiprecision::cpp_bin_float_quad;
 struct NaiveRun {
   int64_t gate_up_madds = 0, down_madds = 0;
   double gate_up_seconds = 0, down_seconds = 0;
+  double cpu_seconds = 0;  // the same timed parts in this thread's CPU time
+  double seconds() const { return gate_up_seconds + down_seconds; }
   std::vector<double> y, y_lo;  // (n_out) the quad result as a double-double
   std::vector<int64_t> y_index;
   std::vector<bool> naive_h;    // whether that output's h was computed naively
 };
+// CPU time of the calling thread: on a machine whose cores are shared it
+// measures the work itself where wall time also counts the waiting.
+double thread_cpu_seconds();
+
 NaiveRun naive_quad_subset(const Case& c, const std::vector<double>& oracle_h, int64_t n_rows, int64_t n_out);
 
 }  // namespace moecheck
