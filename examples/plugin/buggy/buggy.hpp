@@ -30,6 +30,13 @@ MOECHECK_HD int64_t combined_k(Bug bug, int64_t k) { return bug == Bug::topk4 &&
 // the token did not select (up to S of them).
 MOECHECK_HD int64_t list_len(Bug bug, int64_t k, int64_t S) { return combined_k(bug, k) + (bug == Bug::dense ? S : 0); }
 
+// Whether token t selected storage slot e (among all k of its slots).
+MOECHECK_HD bool selected(const int32_t* slots, int64_t k, int64_t t, int64_t e) {
+  for (int64_t q = 0; q < k; ++q)
+    if (slots[t * k + q] == e) return true;
+  return false;
+}
+
 // Storage slot of entry j of token t's expert list, or -1 past its end:
 // the selected slots (T, k) in order, then for bug_dense the unselected
 // slots in increasing order.
@@ -38,11 +45,8 @@ MOECHECK_HD int64_t list_slot(Bug bug, const int32_t* slots, int64_t k, int64_t 
   if (j < kk) return slots[t * k + j];
   if (bug != Bug::dense) return -1;
   int64_t unused = j - kk;
-  for (int64_t e = 0; e < S; ++e) {
-    bool used = false;
-    for (int64_t q = 0; q < k; ++q) used |= slots[t * k + q] == e;
-    if (!used && unused-- == 0) return e;
-  }
+  for (int64_t e = 0; e < S; ++e)
+    if (!selected(slots, k, t, e) && unused-- == 0) return e;
   return -1;
 }
 
@@ -92,15 +96,23 @@ MOECHECK_HD float down_dot(Bug bug, const uint16_t* d, const float* h, int64_t I
 // y[t, i] as fp32 before the bf16 rounding: each list entry's finished dot
 // product scaled by its routing weight (0 for bug_dense's extra entries) and
 // folded in list order. h is (T, L, I), L = list_len; w2 (S, H, I) bf16.
+// The list is walked in one pass (list_slot per entry would be quadratic).
 MOECHECK_HD float y_element(Bug bug, const float* h, const uint16_t* w2, const int32_t* slots, const float* weights,
                             moecheck::Shape s, int64_t S, int64_t t, int64_t i, bool reverse) {
   const int64_t L = list_len(bug, s.k, S), kk = combined_k(bug, s.k);
   float acc = 0.0f;
-  for (int64_t j = 0; j < L; ++j) {
-    const int64_t e = list_slot(bug, slots, s.k, S, t, j);
-    if (e < 0) break;
-    const float w = j < kk ? weights[t * s.k + j] : 0.0f;
-    acc = fma32(w, down_dot(bug, w2 + (e * s.H + i) * s.I, h + (t * L + j) * s.I, s.I, s.T, reverse), acc);
+  int64_t j = 0;  // list entry
+  for (int64_t q = 0; q < L; ++q) {
+    int64_t e;
+    float w = 0.0f;  // bug_dense's unselected slots
+    if (q < kk) {
+      e = slots[t * s.k + q];
+      w = weights[t * s.k + q];
+    } else {
+      e = q - kk;  // slot e, in the list only where token t did not select it
+      if (selected(slots, s.k, t, e)) continue;
+    }
+    acc = fma32(w, down_dot(bug, w2 + (e * s.H + i) * s.I, h + (t * L + j++) * s.I, s.I, s.T, reverse), acc);
   }
   return acc;
 }
