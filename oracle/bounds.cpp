@@ -127,7 +127,12 @@ StageErr dot_error(double cond, double rq, int64_t depth, int64_t terms, const U
 // `block` terms add their own chain plus one join per block from theirs on;
 // then ceil(log2 lanes) tree levels. Shorter lanes and blocks only lower
 // the depths, so the top n of this list dominate any actual arrangement.
-std::vector<int> position_depths(const ReductionShape& sh, int64_t n, int extra) {
+struct Depths {
+  std::vector<int> d;          // descending
+  std::vector<double> prefix;  // prefix[k] = d[0] + ... + d[k-1]
+};
+
+Depths position_depths(const ReductionShape& sh, int64_t n, int extra) {
   const int64_t L = std::max(1, sh.lanes), m = (n + L - 1) / L;
   const int nofma = sh.fma ? 0 : 1;
   auto chain = [&](int64_t len, int64_t i) {  // position i (1-based) of a chain of len terms
@@ -148,7 +153,40 @@ std::vector<int> position_depths(const ReductionShape& sh, int64_t n, int extra)
     for (int v : lane) d.push_back(v + tree + extra - 1);  // - 1: the root rounding, charged separately
   std::sort(d.begin(), d.end(), std::greater<int>());
   d.resize(static_cast<size_t>(n));
-  return d;
+  Depths r{d, std::vector<double>(d.size() + 1, 0)};
+  for (size_t k = 0; k < d.size(); ++k) r.prefix[k + 1] = r.prefix[k] + d[k];
+  return r;
+}
+
+// max over arrangements of sum_q d_q |t_q| (the sorted pairing), bounded
+// without sorting: |t| are grouped by their top bits, 8 groups per binade
+// from the largest down (kGroups, smaller values in one last group), and a
+// group of c values in [lo, hi) meeting depths d_k..d_{k+c-1} (the next c,
+// largest first) contributes at most lo sum(d) + d_k (S - c lo), S the
+// group's sum: each value is lo plus at most its excess over lo.
+double rearranged_sum(const double* tabs, int64_t n, const Depths& dep) {
+  constexpr int kGroups = 512, kShift = 49;  // 2^-3 of a binade per group
+  int64_t top = 0;
+  for (int64_t q = 0; q < n; ++q) top = std::max(top, static_cast<int64_t>(double_bits(tabs[q]) >> kShift));
+  if (top == 0) return 0;
+  int64_t count[kGroups + 1] = {};
+  double sum[kGroups + 1] = {};
+  for (int64_t q = 0; q < n; ++q) {
+    if (tabs[q] == 0) continue;
+    const int64_t g = std::min<int64_t>(kGroups, top - static_cast<int64_t>(double_bits(tabs[q]) >> kShift));
+    ++count[g];
+    sum[g] += tabs[q];
+  }
+  double W = 0;
+  int64_t k = 0;
+  for (int g = 0; g <= kGroups; ++g) {
+    if (count[g] == 0) continue;
+    const double lo = g < kGroups ? bits_double(static_cast<uint64_t>(top - g) << kShift) : 0;
+    const double dsum = dep.prefix[k + count[g]] - dep.prefix[k];
+    W += lo * dsum + dep.d[k] * std::max(0.0, sum[g] - count[g] * lo);
+    k += count[g];
+  }
+  return W;
 }
 
 // Stage 1 with the order not declared (BOUNDS.md 2.1): Higham's bound term by
@@ -156,14 +194,12 @@ std::vector<int> position_depths(const ReductionShape& sh, int64_t n, int extra)
 // before the root. Which term sits where is not declared, so the largest
 // |t| take the deepest positions (rearrangement inequality: no assignment
 // gives more). The root rounding is u times the computed value, at most
-// u (|g| + E'). tabs: |t_q| (overwritten, sorted); depths: position_depths.
-// Only the rigorous part: the estimate stays dot_error's.
-StageErr unordered_dot_error(double* tabs, int64_t n, const std::vector<int>& depths, double g, double rq,
+// u (|g| + E'). tabs: |t_q|; depths: position_depths. Only the rigorous
+// part: the estimate stays dot_error's.
+StageErr unordered_dot_error(const double* tabs, int64_t n, const Depths& depths, double g, double rq,
                              const Units& un, double wfloor) {
-  std::sort(tabs, tabs + n, std::greater<double>());
-  double W = 0;
-  for (int64_t q = 0; q < n; ++q) W += static_cast<double>(depths[q]) * tabs[q];
-  const double dmax = n ? static_cast<double>(depths[0]) : 0;
+  const double W = rearranged_sum(tabs, n, depths);
+  const double dmax = n ? static_cast<double>(depths.d[0]) : 0;
   const double gam = un.u / (1 - (dmax + 1) * un.u);
   StageErr s;
   // Input perturbations (requantized x, weight floors) add to the terms and
@@ -435,7 +471,7 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
     for (int64_t q = 0; q < s.H; ++q)
       xamax[t * nbx + q / B] = std::max(xamax[t * nbx + q / B], std::fabs(x[t * s.H + q]));
 
-  const std::vector<int> gate_depths = ordered(n.gate_up) ? std::vector<int>{} : position_depths(n.gate_up, s.H, un.wg.r);
+  const Depths gate_depths = ordered(n.gate_up) ? Depths{} : position_depths(n.gate_up, s.H, un.wg.r);
 #pragma omp parallel
   {
     std::vector<double> row(s.H), scratch, tabs;
