@@ -94,17 +94,19 @@ std::string case_summary(const Case& c) {
 
 namespace {
 
-// Multiply-adds (T k I H) below which one thread does the case's oracle and
-// bounds: a few hundred microseconds of work, less than what an OpenMP fork,
-// join and thread wake-up per parallel region cost on a busy machine.
-constexpr int64_t kSerialWork = int64_t{1} << 15;
+// Multiply-adds (T k I H) of the case per OpenMP thread of its oracle and
+// bounds: a few hundred microseconds of oracle work each, well above what a
+// fork, join and thread wake-up of a parallel region cost. Small cases run
+// on one thread, large ones on every core.
+constexpr int64_t kWorkPerThread = int64_t{1} << 13;
 
 }  // namespace
 
 CaseContext::CaseContext(Case c, int threads) : case_(std::move(c)), threads_(threads) {
   validate(case_);  // an invalid case is bad input, never a variant's failure
   const Shape& s = case_.shape;
-  if (threads_ <= 0) threads_ = s.T * s.k * s.I * s.H < kSerialWork ? 1 : omp_get_max_threads();
+  const int64_t by_work = s.T * s.k * s.I * s.H / kWorkPerThread;
+  if (threads_ <= 0) threads_ = static_cast<int>(std::clamp<int64_t>(by_work, 1, omp_get_max_threads()));
 }
 
 const OracleResult& CaseContext::oracle() {

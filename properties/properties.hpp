@@ -68,8 +68,8 @@ std::string case_summary(const Case& c);
 class CaseContext {
  public:
   // Validates c (InputError). threads: OpenMP threads for the oracle and the
-  // bounds of this case; 0 picks by size (one thread for small cases, whose
-  // parallel regions cost more in fork/join and wake-ups than they save).
+  // bounds of this case; 0 picks by size (one thread per 2^13 multiply-adds:
+  // small cases' parallel regions cost more in fork/join than they save).
   explicit CaseContext(Case c, int threads = 0);
   const Case& base() const { return case_; }
   const OracleResult& oracle();
