@@ -12,6 +12,7 @@ void register_builtin_variants(Registry& r) {
   // expert_centric family (kernels/expert_centric/)
   MOECHECK_BUILTIN_VARIANT(make_expert_centric);
   MOECHECK_BUILTIN_VARIANT(make_expert_centric_fused);
+  MOECHECK_BUILTIN_VARIANT(make_expert_centric_mxfp8);
   // picks one of the above per (shape, T) (kernels/auto/)
   MOECHECK_BUILTIN_VARIANT(make_auto);
 }

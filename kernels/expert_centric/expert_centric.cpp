@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/activation.hpp"
+#include "kernels/expert_centric/mx_requant.hpp"
 #include "kernels/expert_centric/plan.hpp"
 
 namespace moecheck {
@@ -86,7 +87,7 @@ std::unique_ptr<Variant> make_expert_centric_fused() { return std::make_unique<E
 namespace ec {
 
 #if !MOECHECK_WITH_CUDA
-void run_device(const DeviceArgs&, void*, CUstream_st*, bool) {
+void run_device(const DeviceArgs&, void*, CUstream_st*, bool, bool) {
   throw std::runtime_error("expert-centric: built without CUDA (MOECHECK_ENABLE_CUDA=OFF)");
 }
 #endif
@@ -114,7 +115,7 @@ float blocked_dot(int64_t K, A a, B b) {
 }
 }  // namespace
 
-void run_host(const Case& c, bool fused, std::vector<uint8_t>& y) {
+void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
   const Shape& s = c.shape;
   const int64_t T = s.T, H = s.H, I = s.I, k = s.k;
   if (c.x_format != Format::bf16 || c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
@@ -125,12 +126,21 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y) {
     for (int64_t j = 0; j < k; ++j) {
       const int64_t e = c.slot_of(c.id(t, j));
       std::vector<float> h(static_cast<size_t>(I));
+      std::vector<uint16_t> xr(static_cast<size_t>(H));  // (H) this token's x, re-quantized with mxfp8
+      for (int64_t q = 0; q < H; ++q) xr[q] = code16(c.x, t * H + q);
+      if (mxfp8) mx_requant_row(xr.data(), H, xr.data());
       for (int64_t n = 0; n < I; ++n) {
         const int64_t g0 = (e * 2 * I + gate_row(c.layout, I, n)) * H, u0 = (e * 2 * I + up_row(c.layout, I, n)) * H;
-        auto x = [&](int64_t k) { return bf(c.x, t * H + k); };
+        auto x = [&](int64_t k) { return bf16_to_f32(xr[k]); };
         const float g = blocked_dot(H, x, [&](int64_t k) { return bf(c.w13.data, g0 + k); });
         const float u = blocked_dot(H, x, [&](int64_t k) { return bf(c.w13.data, u0 + k); });
         h[n] = round_bf16(act::apply(c.act, g, u));
+      }
+      if (mxfp8) {
+        std::vector<uint16_t> hc(static_cast<size_t>(I));  // (I) h codes
+        for (int64_t n = 0; n < I; ++n) hc[n] = f32_to_bf16_rn(h[n]);
+        mx_requant_row(hc.data(), I, hc.data());
+        for (int64_t n = 0; n < I; ++n) h[n] = bf16_to_f32(hc[n]);
       }
       for (int64_t i = 0; i < H; ++i) {
         const int64_t d0 = (e * H + i) * I;

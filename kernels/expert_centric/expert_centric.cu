@@ -32,9 +32,10 @@ T* at(void* ws, int64_t off) {
 
 }  // namespace
 
-void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused) {
+void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, bool mxfp8) {
   if (a.x_format != Format::bf16 || a.weight_format != WeightFormat::bf16)
     throw std::invalid_argument("expert-centric: bf16 x and weights only");
+  if (fused && mxfp8) throw std::invalid_argument("expert-centric: MXFP8 re-quantization is on the eight-stage path only");
   cudaStream_t st = stream;
   const Shape& s = a.shape;
   const Layout L = plan_layout(s, fused);
@@ -90,6 +91,7 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused) 
   // 3. gather x into the expert-major padded buffer xg (rows, H).
   gather_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(x, s.H, g.k, sorted, ntiles, xg);
   MOECHECK_CHECK_LAUNCH();
+  if (mxfp8) requant_mxfp8_rows(xg, s.H, rows, ntiles, st);  // 3b. xg -> MXFP8 values (bf16 storage, exact)
   // 4. gate/up grouped GEMM: gu (rows, 2I) f32.
   GemmArgs g1 = g;
   g1.a = xg, g1.w = w13, g1.R = 2 * s.I, g1.K = s.H, g1.out = gu, g1.ldo = 2 * s.I;
@@ -97,6 +99,7 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused) 
   // 5. activation: h (rows, I) bf16.
   activation_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(gu, s.I, interleaved, a.act, sorted, ntiles, h);
   MOECHECK_CHECK_LAUNCH();
+  if (mxfp8) requant_mxfp8_rows(h, s.I, rows, ntiles, st);  // 5b. h -> MXFP8 values
   // 6. down grouped GEMM: ye (rows, H) bf16 per-expert outputs.
   GemmArgs g2 = g;
   g2.a = h, g2.w = w2, g2.R = s.H, g2.K = s.I, g2.out = ye, g2.ldo = s.H;

@@ -9,6 +9,10 @@
 //                         through the sorted index with the activation in its
 //                         epilogue, down GEMM with w_j in its epilogue (fp32
 //                         out), top-k sum.
+//   expert_centric_mxfp8  expert_centric with the gathered x rows and h
+//                         re-quantized to MXFP8 (e4m3, 32-value blocks,
+//                         mx_requant.hpp) before each GEMM, the seed's
+//                         comparison configuration (expert_centric_mxfp8.cpp).
 // Both GEMMs are hand-written mma.sync tile kernels: cuBLAS grouped GEMM takes
 // the per-group sizes on the host, which would need a host sync on the
 // routing and break graph capture.
@@ -22,14 +26,19 @@ namespace moecheck {
 
 std::unique_ptr<Variant> make_expert_centric();
 std::unique_ptr<Variant> make_expert_centric_fused();
+std::unique_ptr<Variant> make_expert_centric_mxfp8();
 
 namespace ec {
-// Device path (expert_centric.cu); throws when built without CUDA.
-void run_device(const DeviceArgs& a, void* workspace, CUstream_st* stream, bool fused);
+// Device path (expert_centric.cu); throws when built without CUDA. mxfp8:
+// re-quantize xg and h before each GEMM (eight-stage path only).
+void run_device(const DeviceArgs& a, void* workspace, CUstream_st* stream, bool fused, bool mxfp8 = false);
 // Host evaluation of the declared numerics: fp32 chains in blocks of 16 exact
 // products, the same roundings of h, per-expert outputs and y. Not bit-exact
 // with the device (tensor-core adders and libm differ).
-void run_host(const Case& c, bool fused, std::vector<uint8_t>& y);
+void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8 = false);
+// rows (max_rows, n) bf16 re-quantized to MXFP8 in place on the stream, rows
+// past *num_tiles * 16 untouched (expert_centric_mxfp8.cu).
+void requant_mxfp8_rows(uint16_t* rows, int64_t n, int64_t max_rows, const int32_t* num_tiles, CUstream_st* stream);
 }  // namespace ec
 
 }  // namespace moecheck
