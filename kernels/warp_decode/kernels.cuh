@@ -123,38 +123,16 @@ __device__ __forceinline__ ChunkScale load_scales(const typename W::Row& r, int6
   }
 }
 
-// Any e4m3 NaN code (S.1111.111) among the 4 bytes of v.
-__device__ __forceinline__ uint32_t e4m3_nan_bytes(uint32_t v) {
-  return ((v & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u;
-}
-
-// Bit-pattern decode factors F = S * 2^c (c = 120 for e4m3, 126 for e2m1,
-// the exponents e4m3_bits / e2m1_bits leave out): then fl(pattern * F) =
-// fl(e * S) = W::at. False where that shortcut is not exact (|S| too large
-// for S * 2^c to be an fp32, S NaN, or an e4m3 NaN code): the chunk then
-// decodes element by element with W::at, to the same values.
+// Fast-decode factors of a chunk (warp_math.hpp chunk_factors_of); false:
+// the chunk decodes element by element with W::at, to the same values.
 template <class W>
 __device__ __forceinline__ bool chunk_factors(const ChunkScale& s, const uint4& raw, float (&F)[2]) {
   if constexpr (!kScaled<W>) {
     return true;
-  } else if constexpr (W::kFp4) {
-    F[0] = __fmul_rn(s.s0, 0x1p126f);
-    F[1] = __fmul_rn(s.s1, 0x1p126f);
-    return fabsf(s.s0) < 2.0f && fabsf(s.s1) < 2.0f;
   } else {
-    F[0] = F[1] = __fmul_rn(s.s0, 0x1p120f);
-    const uint32_t nan = e4m3_nan_bytes(raw.x) | e4m3_nan_bytes(raw.y) | e4m3_nan_bytes(raw.z) | e4m3_nan_bytes(raw.w);
-    return fabsf(s.s0) < 256.0f && nan == 0;
+    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+    return chunk_factors_of<W>(s.s0, s.s1, words, F);
   }
-}
-
-__device__ __forceinline__ uint32_t shl(uint32_t v, int s) { return s >= 0 ? v << s : v >> -s; }
-// fp32 patterns of byte j (e4m3) / nibble p (e2m1) of v, as e4m3_bits / e2m1_bits.
-__device__ __forceinline__ uint32_t e4m3_pattern(uint32_t v, int j) {
-  return (shl(v, 24 - 8 * j) & 0x80000000u) | (shl(v, 20 - 8 * j) & 0x07f00000u);
-}
-__device__ __forceinline__ uint32_t e2m1_pattern(uint32_t v, int p) {
-  return (shl(v, 28 - 4 * p) & 0x80000000u) | (shl(v, 22 - 4 * p) & 0x01c00000u);
 }
 
 // Weights 8q .. 8q + 7 of a chunk (raw: its 16 bytes) whose factors F are
@@ -167,16 +145,9 @@ __device__ __forceinline__ void dequant8(const uint4& raw, int q, const float (&
     unpack_bf16(raw, w);
   } else if constexpr (W::format == WeightFormat::f16) {
     unpack_f16(raw, w);
-  } else if constexpr (W::kFp4) {
-    const float f = F[q / 2];  // nvfp4: groups 0, 1 in block 0, groups 2, 3 in block 1
-#pragma unroll
-    for (int p = 0; p < 8; ++p) w[p] = __fmul_rn(__uint_as_float(e2m1_pattern(word[q], p)), f);
   } else {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      w[j] = __fmul_rn(__uint_as_float(e4m3_pattern(word[2 * q], j)), F[0]);
-      w[4 + j] = __fmul_rn(__uint_as_float(e4m3_pattern(word[2 * q + 1], j)), F[0]);
-    }
+    for (int e = 0; e < 8; ++e) w[e] = chunk_weight<W>(word, 8 * q + e, F);
   }
 }
 

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/generate.hpp"
@@ -213,6 +215,59 @@ TEST(WarpDecodeTwin, Dequantized_weights_follow_the_declaration) {
         }
       }
     });
+  }
+}
+
+// The kernels' fast chunk decode (bit patterns times S * 2^c) gives W::at's
+// values bit for bit wherever it declares itself exact, and is exact on
+// (nearly) every chunk of generated weights; NaN codes and huge scales take
+// the element-wise path.
+TEST(WarpDecodeTwin, Fast_chunk_decode_equals_at) {
+  for (WeightFormat wf : all_weight_formats()) {
+    if (!has_scales(wf)) continue;
+    for (ValueDist vd : {ValueDist::normal, ValueDist::heavy, ValueDist::integer}) {
+      GenSpec g;
+      g.shape = {1, 512, 256, 3, 2};
+      g.weights = wf;
+      g.values = vd;
+      const Case c = generate_case(g);
+      int64_t fast = 0, chunks = 0;
+      warp_decode::with_weights(wf, [&](auto loader) {
+        using W = decltype(loader);
+        if constexpr (std::is_same_v<typename W::Row, warp_decode::QRow>) {
+          for (const WeightStack* w : {&c.w13, &c.w2}) {
+            const float* ts = w->tensor_scale.empty() ? nullptr : w->tensor_scale.data();
+            for (int64_t e = 0; e < w->E; ++e)
+              for (int64_t row = 0; row < w->R; ++row) {
+                const auto rv = W::row(w->data.data(), w->scales.data(), ts, e, w->R, w->K, row);
+                for (int64_t k0 = 0; k0 < w->K; k0 += W::kChunk) {
+                  uint32_t words[4];
+                  std::memcpy(words, rv.data + (k0 / W::kChunk) * 16, 16);
+                  const float s0 = W::scale(rv, k0);
+                  const float s1 = wf == WeightFormat::nvfp4 ? W::scale(rv, k0 + 16) : s0;
+                  float F[2];
+                  ++chunks;
+                  if (!warp_decode::chunk_factors_of<W>(s0, s1, words, F)) continue;
+                  ++fast;
+                  for (int q = 0; q < W::kChunk; ++q) {
+                    const float got = warp_decode::chunk_weight<W>(words, q, F), want = W::at(rv, k0 + q);
+                    ASSERT_EQ(float_bits(got), float_bits(want))
+                        << weight_format_name(wf) << " e " << e << " row " << row << " k " << k0 + q << ": " << got
+                        << " vs " << want;
+                  }
+                }
+              }
+          }
+          uint32_t nan_words[4] = {0x7f000000u, 0, 0, 0};
+          float F[2];
+          if (!W::kFp4) EXPECT_FALSE(warp_decode::chunk_factors_of<W>(0.5f, 0.5f, nan_words, F)) << "e4m3 NaN code";
+          uint32_t zero_words[4] = {0, 0, 0, 0};
+          EXPECT_FALSE(warp_decode::chunk_factors_of<W>(512.0f, 512.0f, zero_words, F)) << "large scale";
+        }
+      });
+      EXPECT_GE(fast, chunks * 99 / 100) << weight_format_name(wf) << " " << values_name(vd) << ": " << fast
+                                         << " of " << chunks << " chunks on the fast path";
+    }
   }
 }
 

@@ -183,6 +183,49 @@ using Mxfp8Weights = QWeights<WeightFormat::mxfp8>;
 using Mxfp4Weights = QWeights<WeightFormat::mxfp4>;
 using Nvfp4Weights = QWeights<WeightFormat::nvfp4>;
 
+// ---- the kernels' fast decode of a 16-byte chunk ------------------------------
+// Each e4m3 byte / e2m1 nibble is placed into an fp32 pattern worth its value
+// times 2^-120 / 2^-126 (e4m3_bits / e2m1_bits), then multiplied by
+// F = S * 2^120 / S * 2^126: fl(pattern * F) = fl(e * S) = W::at, because
+// both products are the same real number. Valid (chunk_factors true) when F
+// is exact (|S| < 2^8 / 2^1) and no e4m3 NaN code is in the chunk; the
+// kernels take W::at element by element otherwise. Host-callable so the
+// twin tests can check it bit for bit against W::at.
+
+MOECHECK_HD uint32_t shl32(uint32_t v, int s) { return s >= 0 ? v << s : v >> -s; }
+// fp32 pattern of byte j (e4m3) / nibble p (e2m1) of a 32-bit word.
+MOECHECK_HD uint32_t e4m3_pattern(uint32_t v, int j) {
+  return (shl32(v, 24 - 8 * j) & 0x80000000u) | (shl32(v, 20 - 8 * j) & 0x07f00000u);
+}
+MOECHECK_HD uint32_t e2m1_pattern(uint32_t v, int p) {
+  return (shl32(v, 28 - 4 * p) & 0x80000000u) | (shl32(v, 22 - 4 * p) & 0x01c00000u);
+}
+// Nonzero when a byte of v is an e4m3 NaN code (S.1111.111).
+MOECHECK_HD uint32_t e4m3_nan_bytes(uint32_t v) { return ((v & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u; }
+
+// Factors of a chunk of a scaled format W from the factors s0, s1 of its
+// (first, second) scale block; words: its 16 bytes. False: not exact.
+template <class W>
+MOECHECK_HD bool chunk_factors_of(float s0, float s1, const uint32_t (&words)[4], float (&F)[2]) {
+  if constexpr (W::kFp4) {
+    F[0] = fmul(s0, 0x1p126f);
+    F[1] = fmul(s1, 0x1p126f);
+    return std::fabs(s0) < 2.0f && std::fabs(s1) < 2.0f;
+  } else {
+    F[0] = F[1] = fmul(s0, 0x1p120f);
+    const uint32_t nan =
+        e4m3_nan_bytes(words[0]) | e4m3_nan_bytes(words[1]) | e4m3_nan_bytes(words[2]) | e4m3_nan_bytes(words[3]);
+    return std::fabs(s0) < 256.0f && nan == 0;
+  }
+}
+
+// Element e (0 .. kChunk-1) of a chunk with exact factors F.
+template <class W>
+MOECHECK_HD float chunk_weight(const uint32_t (&words)[4], int e, const float (&F)[2]) {
+  if constexpr (W::kFp4) return fmul(bits_float(e2m1_pattern(words[e / 8], e % 8)), F[e / 16]);
+  return fmul(bits_float(e4m3_pattern(words[e / 4], e % 4)), F[0]);
+}
+
 // ---- activations x / h as read by a dot product ---------------------------------
 
 struct Bf16Vec {
