@@ -70,7 +70,6 @@ size_t h_bytes(const Shape& s) {
 inline ReductionShape lane_order(WeightFormat f) {
   return ReductionShape{kWarp, true, 0, with_weights(f, [](auto w) { return decltype(w)::kChunk; })};
 }
-constexpr ReductionShape kLaneOrder{kWarp, true, 0, kChunk};  // 16-bit weights
 
 template <class HT>
 class WarpDecodeVariant final : public Variant {
