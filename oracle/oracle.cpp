@@ -128,6 +128,11 @@ struct Layer {
   int m;  // parts per v
   DownPlan plan;
   bool gate_two_prod;
+  // Products short enough that one extraction level nearly always holds the
+  // whole dot product (about 53 - log2 H - 1 bits below sigma, so products
+  // of <= 24 bits unless they are far below the row's typical size); wider
+  // ones (fp8, or x in fp32) need several levels: mul_into + exact_sum.
+  bool gate_fused;
   std::vector<double> x;      // (T, H) decoded
   std::vector<double> vpart;  // (T, k, m, I) parts of w_j h_j[n]
   std::vector<double> vabs;   // (T, k, I) |w_j h_j[n]|
@@ -166,11 +171,11 @@ void gate_up_phase(Layer& L, OracleResult& o) {
       const int64_t slot = L.c.slot_of(L.c.id(t, j));
       const double* x = &L.x[t * s.H];
       ExactSum gs, us;
-      if (L.gate_two_prod) {
+      if (!L.gate_fused) {
         decode_row(L.c.w13, slot, gate_row(L.c.layout, s.I, n), buf.w.data());
-        gs = dot_exact(buf.w.data(), x, s.H, true, buf.prod.data(), o.g_cond[idx]);
+        gs = dot_exact(buf.w.data(), x, s.H, L.gate_two_prod, buf.prod.data(), o.g_cond[idx]);
         decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w.data());
-        us = dot_exact(buf.w.data(), x, s.H, true, buf.prod.data(), o.u_cond[idx]);
+        us = dot_exact(buf.w.data(), x, s.H, L.gate_two_prod, buf.prod.data(), o.u_cond[idx]);
       } else {
         decode_row(L.c.w13, slot, gate_row(L.c.layout, s.I, n), buf.w.data());
         decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w2.data());
@@ -305,8 +310,8 @@ OracleResult run_oracle(const Case& c, int threads) {
   o.precision_bits = act_precision_bits();
 
   const DownPlan plan = down_plan(c.w2.format);
-  Layer L{c, s, plan.parts, plan,
-          weight_value_bits(c.w13.format) + format_precision_bits(c.x_format) > 53, {}, {}, {}, {}};
+  const int gate_bits = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format);
+  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}};
   L.x.resize(th);
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t n = 0; n < s.H; ++n) L.x[t * s.H + n] = c.x_value(t, n);
