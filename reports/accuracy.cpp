@@ -1,5 +1,6 @@
 #include "reports/accuracy.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -108,6 +109,19 @@ double rel_l2_between(const std::vector<double>& a, const std::vector<double>& b
   return den2 > 0 ? std::sqrt(num2 / den2) : (num2 > 0 ? std::numeric_limits<double>::infinity() : 0.0);
 }
 
+// The seed's own checks against a plain fp32 reference: cosine similarity
+// and max absolute difference.
+double cosine_between(const std::vector<double>& a, const std::vector<double>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+double max_abs_between(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
 std::vector<uint8_t> run_variant(const Variant& v, const Case& c, const std::string& backend) {
   std::vector<uint8_t> y;
   if (backend == "cuda")
@@ -163,6 +177,8 @@ json variant_result(const Variant& v, const Shared& sh, const AccuracyRun& run) 
     r["metrics"] = metrics_json(m, sh.checked.shape, sh.tokens);
     r["bound_tightness"] = {{"max_err_over_rigorous", fig(m.max_bound_ratio)}, {"max_err_over_estimate", fig(over_est)}};
     r["rel_l2_vs_fp32_reference"] = fig(rel_l2_between(y, sh.ref32));
+    r["cosine_vs_fp32_reference"] = fig(cosine_between(y, sh.ref32));
+    r["max_abs_vs_fp32_reference"] = fig(max_abs_between(y, sh.ref32));
     if (m.violations || m.nonfinite) {
       const size_t bad = m.first_violation >= 0 ? static_cast<size_t>(m.first_violation) : 0;
       r["first_violation"] = describe_violation(sh.checked, sh.oracle, y, b, bad);

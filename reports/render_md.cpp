@@ -96,17 +96,33 @@ void accuracy_section(std::ostringstream& o, const json& r) {
   o << "\n";
 }
 
+// Rows without a baseline field come from reports written before there were
+// several baselines: they are against ar["baseline"].
 void ratio_section(std::ostringstream& o, const json& r) {
   const json& ar = r["accuracy_ratios"];
   if (ar["rows"].empty()) return;
-  o << "## Accuracy ratio over " << ar["baseline"].get<std::string>() << "\n\nMetric: " << ar["metric"].get<std::string>()
-    << ". The fp32-reference column repeats it against a plain fp32 reference instead of the oracle.\n\n";
-  o << "| variant | weights | vs oracle (geomean [min, max]) | vs fp32 reference | points |\n|---|---|---|---|---|\n";
-  for (const json& x : ar["rows"])
-    o << "| " << x["variant"].get<std::string>() << " | " << x["weights"].get<std::string>() << " | "
-      << g(x["vs_oracle"]["geomean"]) << "x [" << g(x["vs_oracle"]["min"]) << ", " << g(x["vs_oracle"]["max"])
-      << "] | " << g(x["vs_fp32_reference"]["geomean"]) << "x | " << x["vs_oracle"]["points"] << " |\n";
-  o << "\n";
+  const json bases = ar.contains("baselines") ? ar["baselines"] : json::array({ar["baseline"]});
+  auto stat = [](const json& x, const char* k) {
+    return x.contains(k) ? g(x[k]["geomean"]) + "x [" + g(x[k]["min"]) + ", " + g(x[k]["max"]) + "]" : std::string("-");
+  };
+  for (const json& b : bases) {
+    const std::string base = b.get<std::string>();
+    o << "## Accuracy ratio over " << base << "\n\nEach figure is " << base
+      << "'s error / the variant's error (> 1: the variant is closer), geometric mean [min, max] over the points "
+         "both ran. rel L2: "
+      << ar["metric"].get<std::string>() << ". max u*c: " << kUcondRatioMetric << ". fp32 reference columns: "
+      << "rel L2, " << kCosineRatioMetric << ", " << kMaxAbsRatioMetric << ".\n\n";
+    o << "| variant | weights | rel L2 vs oracle | max u*c vs oracle | rel L2 vs fp32 ref | cosine distance vs fp32 "
+         "ref | max abs vs fp32 ref | points |\n|---|---|---|---|---|---|---|---|\n";
+    for (const json& x : ar["rows"]) {
+      if (x.value("baseline", ar["baseline"].get<std::string>()) != base) continue;
+      o << "| " << x["variant"].get<std::string>() << " | " << x["weights"].get<std::string>() << " | "
+        << stat(x, "vs_oracle") << " | " << stat(x, "max_ucond_vs_oracle") << " | " << g(x["vs_fp32_reference"]["geomean"])
+        << "x | " << stat(x, "cosine_distance_vs_fp32_reference") << " | " << stat(x, "max_abs_vs_fp32_reference")
+        << " | " << x["vs_oracle"]["points"] << " |\n";
+    }
+    o << "\n";
+  }
 }
 
 void throughput_section(std::ostringstream& o, const json& r) {

@@ -152,6 +152,63 @@ TEST(Throughput, CrossoverInterpolatesInLog2T) {
   EXPECT_EQ(c[1]["first_T_slower"], 32);
 }
 
+// One synthetic result: the figures accuracy_ratios reads.
+json fake_result(const std::string& v, double rel_l2, double ucond, double cos32, double abs32) {
+  return {{"variant", v}, {"status", "ok"},
+          {"metrics", {{"rel_l2", rel_l2}, {"max_ucond", ucond}}},
+          {"rel_l2_vs_fp32_reference", rel_l2 * 2},
+          {"cosine_vs_fp32_reference", cos32},
+          {"max_abs_vs_fp32_reference", abs32}};
+}
+
+// Warp decode is compared against both expert-centric baselines that ran
+// (without and with MXFP8 activation re-quantization), under every metric.
+TEST(Summary, RatiosAgainstEachExpertCentricBaseline) {
+  json configs = json::array();
+  for (double s : {1.0, 4.0}) {  // two points: geomeans of s-independent ratios
+    json c = {{"weights", "bf16"}, {"results", json::array()}};
+    c["results"].push_back(fake_result("warp_decode", 1e-3 * s, 2.0 * s, 1 - 1e-6 * s, 0.01 * s));
+    c["results"].push_back(fake_result("expert_centric", 2e-3 * s, 3.0 * s, 1 - 3e-6 * s, 0.02 * s));
+    c["results"].push_back(fake_result("expert_centric_mxfp8", 6e-3 * s, 10.0 * s, 1 - 5e-5 * s, 0.05 * s));
+    configs.push_back(c);
+  }
+  const std::vector<std::string> names = {"warp_decode", "expert_centric", "expert_centric_mxfp8"};
+  ASSERT_EQ(ratio_baseline(configs, names), "expert_centric");
+  const json ar = accuracy_ratios(configs, ratio_baseline(configs, names), names);
+  EXPECT_EQ(ar["baselines"], json::array({"expert_centric", "expert_centric_mxfp8"}));
+  auto row = [&](const std::string& v, const std::string& b) {
+    for (const json& x : ar["rows"])
+      if (x["variant"] == v && x["baseline"] == b) return x;
+    ADD_FAILURE() << "no row " << v << " over " << b;
+    return json();
+  };
+  const json a = row("warp_decode", "expert_centric"), m = row("warp_decode", "expert_centric_mxfp8");
+  EXPECT_NEAR(num(a["vs_oracle"]["geomean"]), 2.0, 1e-12);
+  EXPECT_NEAR(num(a["vs_fp32_reference"]["geomean"]), 2.0, 1e-12);
+  EXPECT_NEAR(num(a["max_ucond_vs_oracle"]["geomean"]), 1.5, 1e-12);
+  EXPECT_NEAR(num(a["cosine_distance_vs_fp32_reference"]["geomean"]), 3.0, 1e-6);
+  EXPECT_NEAR(num(a["max_abs_vs_fp32_reference"]["geomean"]), 2.0, 1e-12);
+  EXPECT_EQ(a["vs_oracle"]["points"], 2);
+  EXPECT_NEAR(num(m["vs_oracle"]["geomean"]), 6.0, 1e-12);
+  EXPECT_NEAR(num(m["max_ucond_vs_oracle"]["geomean"]), 5.0, 1e-12);
+  EXPECT_NEAR(num(m["cosine_distance_vs_fp32_reference"]["geomean"]), 50.0, 1e-4);
+  EXPECT_NEAR(num(m["max_abs_vs_fp32_reference"]["geomean"]), 5.0, 1e-12);
+  EXPECT_TRUE(row("expert_centric_mxfp8", "expert_centric").is_object());
+  json r = report_of(std::vector<json>(1, small_point(ValueDist::normal)));
+  r["date"] = "d", r["preset"] = "smoke", r["command"] = "moecheck report", r["elapsed_s"] = 1.0;
+  r["backend"] = {{"name", "host"}, {"why_host", "no device"}};
+  r["device"] = {{"name", "none"}, {"reason", "no device"}};
+  r["build"] = {{"commit", "abc"}, {"build_type", "Release"}, {"compiler", "gcc"}, {"cuda", false},
+                {"cuda_architectures", ""}};
+  r["aggregate"] = aggregate(r["configs"], {"warp_decode", "warp_decode_h32"});
+  r["worst_cases"] = worst_cases(r["configs"], 5);
+  r["accuracy_ratios"] = ar;
+  const std::string md = render_markdown(r);
+  EXPECT_NE(md.find("## Accuracy ratio over expert_centric\n"), std::string::npos);
+  EXPECT_NE(md.find("## Accuracy ratio over expert_centric_mxfp8\n"), std::string::npos);
+  EXPECT_NE(md.find("| warp_decode | bf16 | 6x [6, 6] | 5x [5, 5] |"), std::string::npos) << md;
+}
+
 TEST(Render, HtmlIsSelfContainedAndMarkdownSaysHost) {
   json r = report_of(std::vector<json>(1, small_point(ValueDist::normal)));
   r["date"] = "d", r["preset"] = "smoke", r["command"] = "moecheck report </script><!--", r["elapsed_s"] = 1.0;

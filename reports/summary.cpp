@@ -115,29 +115,77 @@ json ratio_stats(const std::vector<std::pair<double, double>>& ab) {
 
 }  // namespace
 
-json accuracy_ratios(const json& configs, const std::string& baseline, const std::vector<std::string>& variants) {
-  json out = {{"metric", kRatioMetric}, {"baseline", baseline}, {"rows", json::array()}};
-  if (baseline.empty()) return out;
-  // (variant, weights) -> pairs of (baseline, variant) errors.
-  std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> vs_oracle, vs_fp32;
+namespace {
+
+// A result's figure, NaN where absent (reports merged from older shards).
+double field(const json& r, const char* key) { return r.contains(key) ? num(r[key]) : std::nan(""); }
+double cosine_distance(const json& r) { return 1 - field(r, "cosine_vs_fp32_reference"); }
+
+// Pairs (baseline figure, variant figure) of one (variant, weights) row.
+struct RatioPairs {
+  std::vector<std::pair<double, double>> rel_l2, rel_l2_fp32, ucond, cosine, max_abs;
+};
+
+bool ran_anywhere(const json& configs, const std::string& v) {
+  for (const json& c : configs)
+    for (const json& r : c["results"])
+      if (r["variant"] == v && measured(r)) return true;
+  return false;
+}
+
+void add_rows(json& rows, const json& configs, const std::string& baseline, const std::vector<std::string>& variants) {
+  std::map<std::pair<std::string, std::string>, RatioPairs> by;  // (variant, weights)
   for (const json& c : configs) {
     const json* base = nullptr;
     for (const json& r : c["results"])
       if (r["variant"] == baseline && measured(r)) base = &r;
     if (!base) continue;
+    const json& b = *base;
     for (const json& r : c["results"]) {
       if (r["variant"] == baseline || !measured(r)) continue;
-      const std::pair<std::string, std::string> key{r["variant"], c["weights"]};
-      vs_oracle[key].push_back({num((*base)["metrics"]["rel_l2"]), num(r["metrics"]["rel_l2"])});
-      vs_fp32[key].push_back({num((*base)["rel_l2_vs_fp32_reference"]), num(r["rel_l2_vs_fp32_reference"])});
+      RatioPairs& p = by[{r["variant"], c["weights"]}];
+      p.rel_l2.push_back({num(b["metrics"]["rel_l2"]), num(r["metrics"]["rel_l2"])});
+      p.ucond.push_back({num(b["metrics"]["max_ucond"]), num(r["metrics"]["max_ucond"])});
+      p.rel_l2_fp32.push_back({field(b, "rel_l2_vs_fp32_reference"), field(r, "rel_l2_vs_fp32_reference")});
+      p.cosine.push_back({cosine_distance(b), cosine_distance(r)});
+      p.max_abs.push_back({field(b, "max_abs_vs_fp32_reference"), field(r, "max_abs_vs_fp32_reference")});
     }
   }
   for (const std::string& v : variants)
-    for (const auto& [key, pairs] : vs_oracle) {
+    for (const auto& [key, p] : by) {
       if (key.first != v) continue;
-      out["rows"].push_back({{"variant", v}, {"weights", key.second}, {"vs_oracle", ratio_stats(pairs)},
-                             {"vs_fp32_reference", ratio_stats(vs_fp32[key])}});
+      rows.push_back({{"variant", v},
+                      {"weights", key.second},
+                      {"baseline", baseline},
+                      {"vs_oracle", ratio_stats(p.rel_l2)},
+                      {"vs_fp32_reference", ratio_stats(p.rel_l2_fp32)},
+                      {"max_ucond_vs_oracle", ratio_stats(p.ucond)},
+                      {"cosine_distance_vs_fp32_reference", ratio_stats(p.cosine)},
+                      {"max_abs_vs_fp32_reference", ratio_stats(p.max_abs)}});
     }
+}
+
+}  // namespace
+
+json accuracy_ratios(const json& configs, const std::string& baseline, const std::vector<std::string>& variants) {
+  json out = {{"metric", kRatioMetric},
+              {"metrics",
+               {{"vs_oracle", kRatioMetric},
+                {"vs_fp32_reference", "relative L2 error against a plain fp32 reference, same ratio"},
+                {"max_ucond_vs_oracle", kUcondRatioMetric},
+                {"cosine_distance_vs_fp32_reference", kCosineRatioMetric},
+                {"max_abs_vs_fp32_reference", kMaxAbsRatioMetric}}},
+              {"baseline", baseline},
+              {"baselines", json::array()},
+              {"rows", json::array()}};
+  if (baseline.empty()) return out;
+  std::vector<std::string> bases = {baseline};
+  for (const char* b : kExpertCentricBaselines)
+    if (b != baseline && ran_anywhere(configs, b)) bases.push_back(b);
+  for (const std::string& b : bases) {
+    out["baselines"].push_back(b);
+    add_rows(out["rows"], configs, b, variants);
+  }
   return out;
 }
 

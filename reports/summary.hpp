@@ -20,8 +20,23 @@ inline constexpr const char* kRatioMetric =
 // every point (the CDF chart). Also the fp32/fp64 references' aggregates.
 json aggregate(const json& configs, const std::vector<std::string>& variants);
 
-// Accuracy ratio of each variant over `baseline` per weight format, on both
-// the oracle and the plain fp32 reference (what "closer to fp32" claims use).
+// The ratio metrics besides kRatioMetric, each "baseline figure / variant
+// figure" (> 1: the variant is better), geometric mean over the points both ran.
+inline constexpr const char* kUcondRatioMetric =
+    "max error in u*c units against the oracle (|y - y_oracle| / (2^-24 c), worst output of the point)";
+inline constexpr const char* kCosineRatioMetric =
+    "seed's check: cosine distance 1 - cos(y, y_fp32) against a plain fp32 reference";
+inline constexpr const char* kMaxAbsRatioMetric = "seed's check: max |y - y_fp32| against a plain fp32 reference";
+
+// The expert-centric baselines the accuracy claim is stated against: without
+// and with activation re-quantization to MXFP8 (the seed's configuration).
+inline constexpr const char* kExpertCentricBaselines[] = {"expert_centric", "expert_centric_mxfp8"};
+
+// Accuracy ratios of each variant per weight format, against `baseline` and
+// then against every other kExpertCentricBaselines entry that ran (each row
+// names its baseline): relative L2 on the oracle and on the plain fp32
+// reference (what "closer to fp32" claims use), max u*c error, and the seed's
+// cosine and max-abs checks against the fp32 reference.
 json accuracy_ratios(const json& configs, const std::string& baseline, const std::vector<std::string>& variants);
 
 // The `n` results with the largest bound ratio (then u*c error), with replay.

@@ -141,12 +141,15 @@
   // ---- accuracy ratio per format --------------------------------------------
   (function ratio() {
     var ar = R.accuracy_ratios, vals = [];
-    document.getElementById("ratio-metric").textContent = "Baseline: " + (ar.baseline || "none") + ". Metric: " + ar.metric +
-      ". Bars: geometric mean against the oracle and against a plain fp32 reference; black: min-max over points; dashed: 1 (equal).";
+    document.getElementById("ratio-metric").textContent = "Baselines: " + ((ar.baselines || [ar.baseline]).join(", ") || "none") +
+      " (bars labelled variant / baseline). Metric: " + ar.metric + ". Also: max u*c error vs the oracle, and the seed's checks " +
+      "(cosine distance, max abs difference) against a plain fp32 reference, each as baseline / variant. " +
+      "Bars: geometric mean; black: min-max over points; dashed: 1 (equal).";
     ar.rows.forEach(function (x) {
-      [["oracle", x.vs_oracle], ["fp32 reference", x.vs_fp32_reference]].forEach(function (p) {
-        if (p[1].geomean !== null)
-          vals.push({ variant: x.variant, weights: x.weights, against: p[0], geomean: p[1].geomean, min: p[1].min, max: p[1].max, points: p[1].points });
+      [["rel L2 vs oracle", x.vs_oracle], ["rel L2 vs fp32 ref", x.vs_fp32_reference], ["max u*c vs oracle", x.max_ucond_vs_oracle],
+       ["cosine dist vs fp32 ref", x.cosine_distance_vs_fp32_reference], ["max abs vs fp32 ref", x.max_abs_vs_fp32_reference]].forEach(function (p) {
+        if (p[1] && p[1].geomean !== null)
+          vals.push({ variant: x.variant + " / " + (x.baseline || ar.baseline), weights: x.weights, against: p[0], geomean: p[1].geomean, min: p[1].min, max: p[1].max, points: p[1].points });
       });
     });
     if (!vals.length) {
@@ -158,8 +161,8 @@
       facet: { column: { field: "weights", type: "nominal", title: "weight format" } },
       spec: { width: { step: 70 }, height: 220, layer: [
         { mark: "bar", encoding: { x: { field: "variant", type: "nominal", title: null }, xOffset: { field: "against" },
-          y: { field: "geomean", type: "quantitative", scale: { zero: true }, title: "rel_l2(baseline) / rel_l2(variant)" },
-          color: { field: "against", type: "nominal", title: "measured against" },
+          y: { field: "geomean", type: "quantitative", scale: { zero: true }, title: "baseline error / variant error" },
+          color: { field: "against", type: "nominal", title: "metric" },
           tooltip: [{ field: "variant" }, { field: "against" }, { field: "geomean", format: ".3f" }, { field: "min", format: ".3f" }, { field: "max", format: ".3f" }, { field: "points" }] } },
         { mark: { type: "rule", color: "black" }, encoding: { x: { field: "variant", type: "nominal" }, xOffset: { field: "against" },
           y: { field: "min", type: "quantitative" }, y2: { field: "max" } } },
