@@ -315,4 +315,22 @@ WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, 
   return w;
 }
 
+void poison_expert_nan(WeightStack& w, int64_t e) {
+  const int64_t per = w.R * w.row_bytes();
+  uint8_t* d = w.data.data() + e * per;
+  const Format ef = element_format(w.format);
+  if (ef == Format::bf16 || ef == Format::f16) {
+    const uint16_t nan = ef == Format::bf16 ? 0x7FC0 : 0x7E00;
+    for (int64_t i = 0; i < per / 2; ++i) std::memcpy(d + 2 * i, &nan, 2);
+  } else if (ef == Format::e4m3) {
+    std::fill(d, d + per, uint8_t{0x7F});
+  }
+  if (has_scales(w.format)) {
+    const int64_t sp = w.scale_bytes() / w.E;
+    // fp32 0xFFFFFFFF and e8m0 0xFF are NaN; e4m3's NaN is 0x7F.
+    const uint8_t nan = scale_format(w.format) == Format::e4m3 ? 0x7F : 0xFF;
+    std::fill(w.scales.begin() + e * sp, w.scales.begin() + (e + 1) * sp, nan);
+  }
+}
+
 }  // namespace moecheck

@@ -59,6 +59,13 @@ struct WeightStack {
 // [(e * R + r) * K + k].
 WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, const std::vector<float>& master);
 
+// Makes every value of expert `e` NaN in the format's own way, for isolation
+// tests (a kernel must never read an unselected expert): NaN element codes
+// (bf16, f16, e4m3) and NaN scales (fp32 NaN, e8m0 0xFF, e4m3 0x7F); e2m1
+// has no NaN code, its scales carry it. NVFP4's per-tensor fp32 scale is left
+// alone: it is part of the input contract (finite, positive; validate()).
+void poison_expert_nan(WeightStack& w, int64_t e);
+
 // code(v / s) with one rounding of the exact quotient v / s.
 uint32_t encode_quotient(Format f, double v, double s);
 

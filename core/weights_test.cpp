@@ -521,5 +521,27 @@ TEST(EncodeQuotient, SpecialInputs) {
   EXPECT_TRUE(ref::is_nan_code(ref::kE4m3, encode_quotient(Format::e4m3, 1.0, NAN)));
 }
 
+// Isolation tests poison unselected experts: every value of that expert must
+// decode to NaN in every format, the others must keep their bits, and the
+// stack must stay a valid input (NVFP4's tensor scale untouched).
+TEST(Weights, PoisonExpertNanMakesEveryValueOfThatExpertNan) {
+  const int64_t E = 3, R = 4, K = 70;
+  std::vector<float> m(static_cast<size_t>(E * R * K));
+  Rng rng(7);
+  for (float& v : m) v = static_cast<float>(rng.normal());
+  for (WeightFormat f : all_weight_formats()) {
+    const WeightStack clean = quantize_weights(f, E, R, K, m);
+    WeightStack w = clean;
+    poison_expert_nan(w, 1);
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t k = 0; k < K; ++k) {
+        ASSERT_TRUE(std::isnan(w.value(1, r, k))) << weight_format_name(f) << " r=" << r << " k=" << k;
+        for (int64_t e : {0, 2}) ASSERT_EQ(w.code(e, r, k), clean.code(e, r, k)) << weight_format_name(f);
+        for (int64_t e : {0, 2}) ASSERT_EQ(w.scale(e, r, k), clean.scale(e, r, k)) << weight_format_name(f);
+      }
+    EXPECT_EQ(w.tensor_scale, clean.tensor_scale) << weight_format_name(f);
+  }
+}
+
 }  // namespace
 }  // namespace moecheck

@@ -16,26 +16,6 @@ Verdict make(Property p, Status s, const Variant& v, Backend b, std::string d = 
   return {p, s, v.name(), b, std::move(d)};
 }
 
-// NaN in every stored element (where the element format has a NaN) and in
-// every scale of storage slot `e` (fp4 codes have no NaN; their scales do).
-void poison_expert(WeightStack& w, int64_t e) {
-  const int64_t per = w.R * w.row_bytes();
-  uint8_t* d = w.data.data() + e * per;
-  const Format ef = element_format(w.format);
-  if (ef == Format::bf16 || ef == Format::f16) {
-    const uint16_t nan = ef == Format::bf16 ? 0x7FC0 : 0x7E00;
-    for (int64_t i = 0; i < per / 2; ++i) std::memcpy(d + 2 * i, &nan, 2);
-  } else if (ef == Format::e4m3) {
-    std::fill(d, d + per, uint8_t{0x7F});
-  }
-  if (has_scales(w.format)) {
-    const int64_t sp = w.scale_bytes() / w.E;
-    const uint8_t nan = scale_format(w.format) == Format::e4m3 ? 0x7F : 0xFF;  // f32 all-ones and e8m0 0xFF are NaN
-    std::fill(w.scales.begin() + e * sp, w.scales.begin() + (e + 1) * sp, nan);
-  }
-  if (!w.tensor_scale.empty()) w.tensor_scale[e] = std::nanf("");
-}
-
 uint32_t nan_code(Format f) { return f == Format::bf16 ? 0x7FC0 : f == Format::f16 ? 0x7E00 : 0x7FC00000u; }
 
 Verdict unselected_experts(const Variant& v, Backend b, CaseContext& cx, const Bounds& bd, bool& ran) {
@@ -46,7 +26,7 @@ Verdict unselected_experts(const Variant& v, Backend b, CaseContext& cx, const B
   ran = false;
   if (static_cast<int64_t>(used.size()) == c.stored_count()) return make(P, Status::pass, v, b);
   for (int64_t e = 0; e < c.stored_count(); ++e)
-    if (!used.count(e)) poison_expert(c.w13, e), poison_expert(c.w2, e);
+    if (!used.count(e)) poison_expert_nan(c.w13, e), poison_expert_nan(c.w2, e);
   ran = true;
   const std::vector<double> y =
       decode_output(run_variant(v, c, b), v.numerics(c).output_format, c.shape.T * c.shape.H);

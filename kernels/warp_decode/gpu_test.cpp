@@ -185,30 +185,6 @@ std::vector<SmallConfig> small_configs() {
   return out;
 }
 
-// Every value of expert slot `slot` NaN, in the format's own way: NaN codes
-// (bf16, f16, e4m3 elements) and NaN scales (fp32 NaN, e8m0 0xFF, e4m3
-// 0x7F, NaN tensor scale); e2m1 has no NaN code, its scales carry it.
-void poison_expert(WeightStack& w, int64_t slot) {
-  const int64_t db = w.data_bytes() / w.E, sb = w.scale_bytes() / w.E;
-  uint8_t* d = w.data.data() + slot * db;
-  switch (element_format(w.format)) {
-    case Format::bf16:
-    case Format::f16:
-      for (int64_t q = 0; q < db; q += 2) d[q] = 0xc0, d[q + 1] = 0x7f;  // 0x7fc0: NaN in bf16 and f16
-      break;
-    case Format::e4m3: std::memset(d, 0x7f, static_cast<size_t>(db)); break;
-    default: break;
-  }
-  uint8_t* sc = w.scales.data() + slot * sb;
-  if (scale_format(w.format) == Format::f32) {
-    const float nan = NAN;
-    for (int64_t q = 0; q < sb; q += 4) std::memcpy(sc + q, &nan, 4);
-  } else if (has_scales(w.format)) {
-    std::memset(sc, scale_format(w.format) == Format::e8m0 ? 0xff : 0x7f, static_cast<size_t>(sb));
-  }
-  if (!w.tensor_scale.empty()) w.tensor_scale[static_cast<size_t>(slot)] = NAN;
-}
-
 // All experts stored; those no token routes to get NaN weights, which must
 // never reach an output (the oracle and the twin do not read them either).
 Case small_case(const SmallConfig& sc) {
@@ -226,8 +202,8 @@ Case small_case(const SmallConfig& sc) {
   for (int64_t e = 0; e < c.shape.E; ++e) {
     if (used[static_cast<size_t>(e)]) continue;
     const int64_t slot = c.slot_of(static_cast<int32_t>(e));
-    poison_expert(c.w13, slot);
-    poison_expert(c.w2, slot);
+    poison_expert_nan(c.w13, slot);
+    poison_expert_nan(c.w2, slot);
   }
   return c;
 }
@@ -306,8 +282,8 @@ TEST_P(FormatOnDevice, UnroutedNaNExperts_WithinBound_EqualsTwin) {
   for (int32_t e : c.topk_ids) used[static_cast<size_t>(e)] = true;
   for (int64_t e = 0; e < c.shape.E; ++e) {
     if (used[static_cast<size_t>(e)]) continue;
-    poison_expert(c.w13, c.slot_of(static_cast<int32_t>(e)));
-    poison_expert(c.w2, c.slot_of(static_cast<int32_t>(e)));
+    poison_expert_nan(c.w13, c.slot_of(static_cast<int32_t>(e)));
+    poison_expert_nan(c.w2, c.slot_of(static_cast<int32_t>(e)));
   }
   const OracleResult o = run_oracle(c);
   check_variant_on_device(find_variant(fc.variant), c, o);

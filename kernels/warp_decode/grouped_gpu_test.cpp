@@ -186,10 +186,8 @@ Case small_case(const SmallConfig& sc) {
   for (int64_t e = 0; e < c.shape.E; ++e) {
     if (used[static_cast<size_t>(e)]) continue;
     const int64_t slot = c.slot_of(static_cast<int32_t>(e));
-    for (WeightStack* w : {&c.w13, &c.w2}) {
-      auto* p = reinterpret_cast<uint16_t*>(w->data.data()) + slot * w->R * w->K;
-      for (int64_t q = 0; q < w->R * w->K; ++q) p[q] = 0x7fc0;  // bf16 NaN
-    }
+    poison_expert_nan(c.w13, slot);
+    poison_expert_nan(c.w2, slot);
   }
   return c;
 }
