@@ -39,6 +39,9 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8 = f
 // rows (max_rows, n) bf16 re-quantized to MXFP8 in place on the stream, rows
 // past *num_tiles * 16 untouched (expert_centric_mxfp8.cu).
 void requant_mxfp8_rows(uint16_t* rows, int64_t n, int64_t max_rows, const int32_t* num_tiles, CUstream_st* stream);
+// For the GPU tests: rows (R, n) host codes through requant_mxfp8_rows with
+// *num_tiles = live_tiles, synchronously; throws when built without CUDA.
+void requant_mxfp8_rows_for_test(std::vector<uint16_t>& rows, int64_t n, int32_t live_tiles);
 }  // namespace ec
 
 }  // namespace moecheck

@@ -6,6 +6,7 @@
 // was made against. e4m3 * 2^s is a bf16 value, so the re-quantized rows stay
 // bf16 and the bf16 tensor-core GEMMs run unchanged: numerically the same as
 // an MXFP8 x bf16 GEMM with fp32 accumulation.
+#include <stdexcept>
 #include <string>
 
 #include "kernels/expert_centric/expert_centric.hpp"
@@ -52,5 +53,11 @@ class ExpertCentricMxfp8 final : public Variant {
 }  // namespace
 
 std::unique_ptr<Variant> make_expert_centric_mxfp8() { return std::make_unique<ExpertCentricMxfp8>(); }
+
+#if !MOECHECK_WITH_CUDA
+void ec::requant_mxfp8_rows_for_test(std::vector<uint16_t>&, int64_t, int32_t) {
+  throw std::runtime_error("expert-centric: built without CUDA (MOECHECK_ENABLE_CUDA=OFF)");
+}
+#endif
 
 }  // namespace moecheck

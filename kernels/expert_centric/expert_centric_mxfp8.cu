@@ -3,6 +3,8 @@
 // block. The amax is a warp max (exact, order-free): deterministic.
 #include <cuda_runtime.h>
 
+#include <vector>
+
 #include "core/cuda_check.hpp"
 #include "kernels/expert_centric/expert_centric.hpp"
 #include "kernels/expert_centric/mx_requant.hpp"
@@ -34,6 +36,20 @@ __global__ void mx_requant_kernel(uint16_t* __restrict__ rows, int64_t n, const 
 void requant_mxfp8_rows(uint16_t* rows, int64_t n, int64_t max_rows, const int32_t* num_tiles, CUstream_st* stream) {
   mx_requant_kernel<<<static_cast<unsigned>(max_rows), 256, 0, stream>>>(rows, n, num_tiles);
   MOECHECK_CHECK_LAUNCH();
+}
+
+void requant_mxfp8_rows_for_test(std::vector<uint16_t>& rows, int64_t n, int32_t live_tiles) {
+  uint16_t* d = nullptr;
+  int32_t* nt = nullptr;
+  const size_t bytes = rows.size() * sizeof(uint16_t);
+  MOECHECK_CUDA(cudaMalloc(&d, bytes));
+  MOECHECK_CUDA(cudaMalloc(&nt, sizeof(int32_t)));
+  MOECHECK_CUDA(cudaMemcpy(d, rows.data(), bytes, cudaMemcpyHostToDevice));
+  MOECHECK_CUDA(cudaMemcpy(nt, &live_tiles, sizeof(int32_t), cudaMemcpyHostToDevice));
+  requant_mxfp8_rows(d, n, static_cast<int64_t>(rows.size()) / n, nt, nullptr);
+  MOECHECK_CUDA(cudaMemcpy(rows.data(), d, bytes, cudaMemcpyDeviceToHost));
+  MOECHECK_CUDA(cudaFree(d));
+  MOECHECK_CUDA(cudaFree(nt));
 }
 
 }  // namespace moecheck::ec

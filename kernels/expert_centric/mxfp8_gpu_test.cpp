@@ -6,10 +6,13 @@
 // reason where there is no device.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "core/problem.hpp"
 #include "kernels/bench/check_case.hpp"
 #include "kernels/device_case.hpp"
 #include "kernels/expert_centric/expert_centric.hpp"
+#include "kernels/expert_centric/mx_requant.hpp"
 #include "kernels/expert_centric/test_support.hpp"
 
 #ifndef MOECHECK_TEST_LEVEL
@@ -31,6 +34,46 @@ std::vector<uint8_t> run_checked(const Case& c, const Variant& judge) {
   const bench::OracleCheck r = bench::check_against_oracle(judge, c, y, macs <= kOracleMacs ? 0 : 3);
   EXPECT_TRUE(r.ok) << r.message;
   return y;
+}
+
+// The device re-quantization kernel is bitwise the host reference
+// (mx_requant_row) on rows of widely spread magnitudes with specials (zeros,
+// NaN, inf, bf16 subnormals, values near 448 2^s, a short tail block), and
+// rows past the live tile count stay untouched.
+TEST(ExpertCentricMxfp8GpuRequant, DeviceKernelBitwiseHostReference_bf16_n2050) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+  const int64_t n = 2050, live = 2, R = 16 * (live + 1);  // (R, n); the last tile is past num_tiles
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> nd;
+  std::uniform_int_distribution<int> ed(-130, 105), pick(0, 63);
+  std::vector<uint16_t> in(static_cast<size_t>(R * n));
+  for (int64_t r = 0; r < R; ++r) {
+    const int shift = r % 4 == 0 ? ed(rng) : 0;
+    for (int64_t q = 0; q < n; ++q) {
+      uint16_t c = f32_to_bf16_rn(std::ldexp(nd(rng), shift + (q % 7 == 0 ? ed(rng) / 8 : 0)));
+      switch (pick(rng)) {
+        case 0: c = 0x0000; break;  // +0
+        case 1: c = 0x8000; break;  // -0
+        case 2: c = 0x0001; break;  // smallest bf16 subnormal
+        case 3: c = f32_to_bf16_rn(1.9921875f); break;  // rounds past 448 2^s: saturates
+        default: break;
+      }
+      in[r * n + q] = c;
+    }
+    if (r == 5) in[r * n + 40] = kBf16Nan;  // one NaN block
+    if (r == 6) in[r * n + 2049] = 0x7f80;  // +inf in the 2-value tail block
+    if (r == 7)
+      for (int64_t q = 0; q < 64; ++q) in[r * n + q] = 0;  // all-zero blocks
+  }
+  std::vector<uint16_t> dev = in;
+  requant_mxfp8_rows_for_test(dev, n, live);
+  std::vector<uint16_t> want = in;
+  for (int64_t r = 0; r < 16 * live; ++r) mx_requant_row(&in[r * n], n, &want[r * n]);
+  for (size_t i = 0; i < in.size(); ++i)
+    ASSERT_EQ(dev[i], want[i]) << "first mismatch at row " << i / n << " col " << i % n << ": in 0x" << std::hex
+                               << in[i] << " device 0x" << dev[i] << " host 0x" << want[i]
+                               << (static_cast<int64_t>(i / n) >= 16 * live ? " (row past num_tiles: must be untouched)" : "");
 }
 
 // Small shapes: K tails (H, I not multiples of 32 or 8: short last MX block,
