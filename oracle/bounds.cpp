@@ -216,7 +216,7 @@ double x_requant_term(const Case& c, const Numerics& n, const RequantError& rq, 
   double floor_sum = 0;
   const int64_t B = n.requant_block;
   for (int64_t q = 0; q < c.shape.H; ++q) {
-    const double fl = B > 0 ? rq.floor_per_amax * xamax[q / B] : rq.floor_abs;
+    const double fl = (B > 0 ? rq.floor_per_amax * xamax[q / B] : 0.0) + rq.floor_abs;
     floor_sum += std::fabs(row[q]) * fl;
   }
   (void)x;
@@ -343,7 +343,7 @@ StageErr ordered_dot_error(const Numerics& n, const Units& un, const RequantErro
     double p = 0;
     p += un.wg.rel * std::fabs(t[q]) + un.wg.floor * std::fabs(x[q]);
     if (inexact_products) p += 0x1p-53 * std::fabs(t[q]);
-    if (n.x_requant) p += std::fabs(row[q]) * (rq.rel * std::fabs(x[q]) + (B > 0 ? rq.floor_per_amax * xamax[q / B] : rq.floor_abs));
+    if (n.x_requant) p += std::fabs(row[q]) * (rq.rel * std::fabs(x[q]) + ((B > 0 ? rq.floor_per_amax * xamax[q / B] : 0.0) + rq.floor_abs));
     pi[q] = p * kSlack;
     pe[q] = p;
   }
@@ -446,6 +446,11 @@ RequantError requant_error(Format f, int block) {
   const int emax = floor_log2(mini_max(f));
   r.rel = std::max(u, 1 - mini_max(f) / pow2(emax + 1));
   r.floor_per_amax = half_q * pow2(-emax);
+  // The e8m0 scale stops at 2^-127 (amax below 2^(emax-127) gets a coarser
+  // quantum than amax * 2^-emax suggests), and a kernel that keeps the
+  // re-quantized values in bf16 rounds once more where they fall below bf16's
+  // normal range: half a quantum each (BOUNDS.md 2.1).
+  r.floor_abs = half_q * pow2(-127) + pow2(-134);
   return r;
 }
 
@@ -527,7 +532,7 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
         double amax = 0;
         for (int64_t q = b0; q < b1; ++q)
           amax = std::max(amax, std::fabs(o.h[tj * s.I + q]) * kSlack + o.h_err[tj * s.I + q] + ehr[tj * s.I + q]);
-        const double fl = n.requant_block > 0 ? hrq.floor_per_amax * amax : hrq.floor_abs;
+        const double fl = (n.requant_block > 0 ? hrq.floor_per_amax * amax : 0.0) + hrq.floor_abs;
         for (int64_t q = b0; q < b1; ++q) {
           const int64_t idx = tj * s.I + q;
           const double hm = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
