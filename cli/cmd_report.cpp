@@ -143,6 +143,7 @@ void setup_report(CLI::App& root) {
   cmd->add_option("--threads", a->o.threads, "Oracle threads (0: OpenMP default)");
   cmd->add_option("--only", a->only, "Only sweep points whose id matches this regular expression");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar / progress lines");
+  cmd->add_flag("!--no-throughput", a->o.throughput, "Accuracy only: skip the throughput half on a GPU");
   cmd->add_option("--shard", a->shard,
                   "i/n: only the i-th of n slices of the sweep (and of the bench presets), numbered from 1; "
                   "join the parts with `report merge`")

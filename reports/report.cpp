@@ -117,7 +117,9 @@ json build_report(const Options& o) {
   r["aggregate"] = aggregate(r["configs"], names);
   r["accuracy_ratios"] = accuracy_ratios(r["configs"], ratio_baseline(r["configs"], names), names);
   r["worst_cases"] = worst_cases(r["configs"], 20);
-  if (backend == "cuda")
+  if (backend == "cuda" && !o.throughput)
+    r["throughput"] = {{"skipped", "--no-throughput"}};
+  else if (backend == "cuda")
     r["throughput"] = throughput(plan, vs, o);
   else
     r["throughput"] = {{"skipped", "host backend: throughput needs a GPU (" + why_host + ")"}};

@@ -32,6 +32,7 @@ struct Options {
   // Only this shard's sweep points (k-th point of the filtered sweep) and
   // bench presets (k-th preset); `moecheck report merge` joins the shards.
   Shard shard;
+  bool throughput = true;  // false: accuracy only, even on a GPU
   std::string command_line;           // recorded in the report
 };
 
