@@ -11,13 +11,12 @@
 // segment ends at the largest measured T the variant won; between measured
 // points the earlier variant is kept.
 //
-// >>> SLOT FOR warp_decode_grouped (not measured yet). The lead measures
-//     moecheck bench --preset qwen3-235b-a22b,deepseek-v3,qwen3-30b-a3b
-//       --tokens 1,2,4,8,16,32,64
-//       --variants warp_decode,warp_decode_grouped,expert_centric_fused
-//     on one card and rewrites the rows' segments (e.g. {1, "warp_decode"},
-//     {32, "warp_decode_grouped"}, {kAnyT, "expert_centric_fused"}) and
-//     kCrossoverProvenance with card, date and command. <<<
+// warp_decode_grouped has no segment: measured on an H200 at 2026-11-26
+// 07:23 UTC (commit 9570480, T = 1, 8, 16, 32 on the three presets; table in
+// kernels/PERF.md) it won no point against the faster of warp_decode and
+// expert_centric_fused. That run also shows warp_decode slower at T = 1..8
+// than in the 04:15 run (see PERF.md); the rows below stay the 04:15 run's
+// until both are re-measured in one run.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +39,7 @@ struct CrossoverRow {
 
 inline constexpr const char* kCrossoverProvenance =
     "NVIDIA H200, 2026-11-26 04:15 UTC, commit 81ce80e: moecheck bench --preset "
-    "qwen3-235b-a22b,deepseek-v3,qwen3-30b-a3b (T 1..64); warp_decode_grouped not measured yet";
+    "qwen3-235b-a22b,deepseek-v3,qwen3-30b-a3b (T 1..64); warp_decode_grouped (07:23 UTC, commit 9570480) won no point";
 
 // Measured (µs, same run): qwen3-30b-a3b warp 140.5 vs fused 151.4 at T = 8,
 // fused 227.3 vs warp 269.6 at 16; qwen3-235b-a22b 286.1 vs 303.0 at 4,
