@@ -135,11 +135,15 @@ std::vector<uint8_t> run_on_device(const Variant& v, const Case& c) {
   DeviceArgs a = dc.args();
   Buf ws;
   ws.alloc(v.workspace_bytes(a.shape));
-  // Poisoned workspace: an intermediate read before it is written shows as NaN.
-  if (ws.n) MOECHECK_CUDA(cudaMemset(ws.p, 0xFF, ws.n));
   cudaStream_t stream;
   MOECHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   try {
+    // Poisoned workspace: an intermediate read before it is written shows as
+    // NaN. On the variant's stream: a non-blocking stream does not wait for
+    // a cudaMemset on the legacy stream, so on a busy GPU that memset could
+    // land in the middle of the kernels (NaN outputs from correct variants
+    // with 8 property-test processes on one H200).
+    if (ws.n) MOECHECK_CUDA(cudaMemsetAsync(ws.p, 0xFF, ws.n, stream));
     dc.poison_output(stream);
     v.run_device(a, ws.p, stream);
     MOECHECK_CUDA(cudaStreamSynchronize(stream));
