@@ -12,15 +12,12 @@
 #include "core/error.hpp"
 #include "kernels/activation.hpp"
 #include "kernels/variant.hpp"
+#include "kernels/warp_decode/device_primitives.cuh"
 #include "kernels/warp_decode/grouped.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck::warp_decode::grouped {
 namespace {
-
-// The device helpers below repeat kernels.cuh's (load_stream, warp_sum,
-// chunk_fma, the griddepcontrol pair): that file is being generalized to
-// quantized weights (issue 7) at the time of writing; merge once it settles.
 
 constexpr int kThreads = 128;  // 4 warps per block
 constexpr int kU = 4;          // chunks a lane loads before its first fma (bytes in flight)
@@ -44,24 +41,6 @@ struct Args {
   int32_t* num_tiles;         // (1), workspace
 };
 
-__device__ __forceinline__ float bf16_lo(uint32_t v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float bf16_hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
-
-// Weights are streamed once per step: keep them out of L1.
-__device__ __forceinline__ uint4 load_stream(const void* p) {
-  uint4 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-               : "l"(p));
-  return r;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int off = kWarp / 2; off >= 1; off /= 2) v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, off));
-  return v;
-}
-
 // The 8 fmas of one chunk of weights w against v, element order 0..7.
 __device__ __forceinline__ float chunk_fma(uint4 w, uint4 v, float acc) {
   acc = __fmaf_rn(bf16_lo(w.x), bf16_lo(v.x), acc);
@@ -73,17 +52,6 @@ __device__ __forceinline__ float chunk_fma(uint4 w, uint4 v, float acc) {
   acc = __fmaf_rn(bf16_lo(w.w), bf16_lo(v.w), acc);
   acc = __fmaf_rn(bf16_hi(w.w), bf16_hi(v.w), acc);
   return acc;
-}
-
-__device__ __forceinline__ void allow_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wait_for_producer() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
 }
 
 // Grouping, one block: counts per slot (shared atomics: the counts do not

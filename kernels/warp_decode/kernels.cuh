@@ -14,6 +14,7 @@
 #include "core/cuda_check.hpp"
 #include "core/error.hpp"
 #include "kernels/activation.hpp"
+#include "kernels/warp_decode/device_primitives.cuh"
 #include "kernels/warp_decode/family.hpp"
 
 namespace moecheck::warp_decode {
@@ -35,24 +36,6 @@ struct KernelArgs {
   const float* topk_weights;   // (T, k)
   uint16_t* y;                 // (T, H) bf16
 };
-
-__device__ __forceinline__ float bf16_lo(uint32_t v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float bf16_hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
-
-// Weights are read once per call at T = 1: keep them out of L1.
-__device__ __forceinline__ uint4 load_stream(const void* p) {
-  uint4 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-               : "l"(p));
-  return r;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int off = kWarp / 2; off >= 1; off /= 2) v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, off));
-  return v;
-}
 
 __device__ __forceinline__ void unpack_bf16(uint4 q, float (&v)[8]) {
   v[0] = bf16_lo(q.x); v[1] = bf16_hi(q.x);
@@ -175,21 +158,6 @@ __device__ __forceinline__ float chunk_dot(const uint4& raw, const ChunkScale& s
     for (int e = 0; e < 8; ++e) p = __fmaf_rn(wv[e], hv[e], p);
   }
   return p;
-}
-
-// Programmatic dependent launch (sm_90+): kernel 2 may start while kernel 1
-// drains; it touches nothing kernel 1 writes until griddepcontrol.wait, which
-// returns once kernel 1 has completed and its writes are visible. Elsewhere
-// these are no-ops and the launch is plain stream order.
-__device__ __forceinline__ void allow_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wait_for_producer() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
 }
 
 // Kernel 1: warp (t, j, n) -> h[t, j, n] = act(G_e[n] . x_t, U_e[n] . x_t).
