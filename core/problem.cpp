@@ -93,6 +93,15 @@ double Case::x_value(int64_t t, int64_t n) const {
   return decode(x_format, x[idx * 2] | (static_cast<uint32_t>(x[idx * 2 + 1]) << 8));
 }
 
+int64_t poison_unrouted_experts(Case& c) {
+  std::vector<bool> used(static_cast<size_t>(c.stored_count()), false);
+  for (int32_t id : c.topk_ids) used[static_cast<size_t>(c.slot_of(id))] = true;
+  int64_t n = 0;
+  for (int64_t e = 0; e < c.stored_count(); ++e)
+    if (!used[static_cast<size_t>(e)]) poison_expert_nan(c.w13, e), poison_expert_nan(c.w2, e), ++n;
+  return n;
+}
+
 Case single_token(const Case& c, int64_t t) {
   Case s = c;
   s.shape.T = 1;

@@ -80,6 +80,11 @@ struct Case {
 // x row and routing; the provenance is dropped (the spec no longer describes it).
 Case single_token(const Case& c, int64_t t);
 
+// Every stored expert that no token of c routes to gets NaN weights
+// (poison_expert_nan): a kernel that reads an unselected expert shows it.
+// Returns how many were poisoned.
+int64_t poison_unrouted_experts(Case& c);
+
 // Throws InputError with a precise message for any impossible case: k > E,
 // ids out of range or repeated within a token, ids whose weights are not
 // stored, non-finite routing weights, tensor sizes that do not match the

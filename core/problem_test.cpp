@@ -2,7 +2,9 @@
 // message that names the problem.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/generate.hpp"
@@ -109,6 +111,23 @@ TEST(SingleToken, KeepsWeightsAndTakesTheTokensRowAndRouting) {
   }
   EXPECT_EQ(s.w13.data, c.w13.data);
   EXPECT_TRUE(s.provenance.empty());
+}
+
+TEST(PoisonUnroutedExperts, NaNsExactlyTheUnroutedStoredExpertsAndStaysValid) {
+  GenSpec s;
+  s.shape = {2, 40, 24, 8, 2};
+  s.storage = ExpertStorage::all;
+  s.weights = WeightFormat::nvfp4;
+  Case c = generate_case(s);
+  std::vector<bool> used(8, false);
+  for (int32_t e : c.topk_ids) used[static_cast<size_t>(e)] = true;
+  const int64_t unused = std::count(used.begin(), used.end(), false);
+  ASSERT_GT(unused, 0);
+  EXPECT_EQ(poison_unrouted_experts(c), unused);
+  EXPECT_NO_THROW(validate(c));
+  for (int32_t e = 0; e < 8; ++e)
+    for (const WeightStack* w : {&c.w13, &c.w2})
+      EXPECT_EQ(std::isnan(w->value(c.slot_of(e), 0, 0)), !used[static_cast<size_t>(e)]) << "expert " << e;
 }
 
 TEST(Layout, GateAndUpRowsCoverTheFusedTensorOnce) {

@@ -181,14 +181,7 @@ Case small_case(const SmallConfig& sc) {
   g.storage = ExpertStorage::all;
   g.seed = 99 + static_cast<uint64_t>(sc.shape.H * 31 + sc.shape.T);
   Case c = generate_case(g);
-  std::vector<bool> used(static_cast<size_t>(c.shape.E), false);
-  for (int32_t e : c.topk_ids) used[static_cast<size_t>(e)] = true;
-  for (int64_t e = 0; e < c.shape.E; ++e) {
-    if (used[static_cast<size_t>(e)]) continue;
-    const int64_t slot = c.slot_of(static_cast<int32_t>(e));
-    poison_expert_nan(c.w13, slot);
-    poison_expert_nan(c.w2, slot);
-  }
+  poison_unrouted_experts(c);
   return c;
 }
 
