@@ -57,13 +57,17 @@ std::string check_failures(const report::json& r) {
   return bad ? std::to_string(bad) + " result(s) outside their rigorous bound or failed; first: " + first : "";
 }
 
+// The baseline, parsed before any work so a bad path fails first (null: none).
+report::json read_baseline(const ReportArgs& a) {
+  return a.o.baseline.empty() ? report::json() : report::read_report_json(a.o.baseline);
+}
+
 // Gate against the baseline, write the three files, print; the same for a
 // swept and a merged report.
-void finish(report::json r, const ReportArgs& a) {
+void finish(report::json r, const ReportArgs& a, const report::json& baseline) {
   const report::Options& o = a.o;
   report::GateResult g;
   if (!o.baseline.empty()) {
-    const report::json baseline = report::read_report_json(o.baseline);
     g = report::compare(baseline, r, a.t);
     r["gate"] = report::gate_json(g, a.t, o.baseline, baseline);
   }
@@ -89,8 +93,8 @@ void run(ReportArgs& a) {
       throw InputError("--only: bad regular expression '" + a.only + "': " + e.what());
     }
   }
-  if (!o.baseline.empty()) report::read_report_json(o.baseline);  // fail before the sweep
-  finish(report::build_report(o), a);
+  const report::json baseline = read_baseline(a);
+  finish(report::build_report(o), a, baseline);
 }
 
 // The command line as run, for the report's header.
@@ -124,8 +128,8 @@ void setup_merge(CLI::App* report_cmd) {
   cmd->callback([a, files, cmd] {
     std::vector<report::ShardReport> parts;
     for (const std::string& f : *files) parts.push_back({f, report::read_report_json(f)});
-    if (!a->o.baseline.empty()) report::read_report_json(a->o.baseline);
-    finish(report::merge_reports(parts, command_line("moecheck report merge", cmd)), *a);
+    const report::json baseline = read_baseline(*a);
+    finish(report::merge_reports(parts, command_line("moecheck report merge", cmd)), *a, baseline);
   });
 }
 
