@@ -155,6 +155,7 @@ StFile case_to_safetensors(const Case& c) {
   f.metadata["k"] = std::to_string(s.k);
   f.metadata["weight_format"] = std::string(weight_format_name(c.w13.format));
   f.metadata["x_format"] = std::string(format_name(c.x_format));
+  f.metadata["y_format"] = std::string(format_name(c.y_format));
   f.metadata["activation"] = std::string(activation_name(c.act.kind));
   f.metadata["alpha"] = float_text(c.act.alpha);
   f.metadata["limit"] = float_text(c.act.limit);
@@ -190,6 +191,9 @@ Case case_from_safetensors(const StFile& f) {
   if (parse_format(meta(f, "x_format")) != c.x_format)
     throw InputError("metadata x_format '" + meta(f, "x_format") + "' contradicts tensor 'x' dtype " + x.dtype);
   expect(x, "x", x.dtype, {s.T, s.H});
+  // Files written before the output format was a choice have no key: bf16,
+  // the only output those versions wrote. validate() rejects non-output formats.
+  if (auto it = f.metadata.find("y_format"); it != f.metadata.end()) c.y_format = parse_format(it->second);
   c.x = x.bytes;
   const StTensor& ids = need(f, "topk_ids");
   expect(ids, "topk_ids", "I32", {s.T, s.k});

@@ -5,7 +5,8 @@
 //   w13.tensor_scale / w2.tensor_scale (S) F32 (nvfp4);
 //   stored_experts (S) I32 when only some experts are stored.
 // __metadata__: moecheck.version, shape (T,H,I,E,k), weight_format, x_format,
-// activation, alpha, limit, layout, provenance.
+// y_format (output format; absent reads as bf16), activation, alpha, limit,
+// layout, provenance.
 #pragma once
 
 #include <string>

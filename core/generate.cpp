@@ -246,6 +246,7 @@ Case generate_case(const GenSpec& spec) {
   c.act = spec.act;
   c.layout = spec.layout;
   c.x_format = spec.x_format;
+  c.y_format = spec.y_format;  // validate() below rejects a non-output format
   c.topk_ids = route(spec);
   c.topk_weights = route_weights(spec);
   c.x = make_x(spec);
@@ -276,6 +277,7 @@ std::string spec_to_json(const GenSpec& spec) {
   j["k"] = spec.shape.k;
   j["weights"] = weight_format_name(spec.weights);
   j["x_format"] = format_name(spec.x_format);
+  j["y_format"] = format_name(spec.y_format);
   j["activation"] = activation_name(spec.act.kind);
   j["alpha"] = spec.act.alpha;
   j["limit"] = spec.act.limit;
@@ -297,6 +299,8 @@ GenSpec spec_from_json(std::string_view text) {
                j.at("k").get<int64_t>()};
     s.weights = parse_weight_format(j.at("weights").get<std::string>());
     s.x_format = parse_format(j.at("x_format").get<std::string>());
+    // Specs written before the output format was a choice: bf16.
+    if (j.contains("y_format")) s.y_format = parse_format(j.at("y_format").get<std::string>());
     s.act.kind = parse_activation(j.at("activation").get<std::string>());
     s.act.alpha = j.at("alpha").get<float>();
     s.act.limit = j.at("limit").get<float>();

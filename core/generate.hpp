@@ -24,6 +24,7 @@ struct GenSpec {
   Shape shape;
   WeightFormat weights = WeightFormat::bf16;
   Format x_format = Format::bf16;
+  Format y_format = Format::bf16;  // the output format asked for; draws nothing
   ActivationSpec act;
   GateUpLayout layout = GateUpLayout::concatenated;
   RoutingDist routing = RoutingDist::uniform;

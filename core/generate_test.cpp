@@ -47,10 +47,11 @@ TEST(Generate, SameSpecSameBytesWhateverTheThreadCount) {
 }
 
 // Pins the generator's output across machines and compilers: a change here
-// silently invalidates every saved seed and replay command.
+// silently invalidates every saved seed and replay command. (Last changed by
+// the y_format metadata and provenance keys: tensors unchanged.)
 TEST(Generate, GoldenDigestOfASmallCase) {
   const auto bytes = serialize_safetensors(case_to_safetensors(generate_case(spec())));
-  EXPECT_EQ(fnv1a(bytes), 0x2624cd0eb66eae8aull) << std::hex << "digest 0x" << fnv1a(bytes);
+  EXPECT_EQ(fnv1a(bytes), 0x38780ebc1424c782ull) << std::hex << "digest 0x" << fnv1a(bytes);
 }
 
 TEST(Generate, DifferentSeedsDiffer) {
@@ -140,10 +141,28 @@ TEST(Generate, SpecJsonRoundTrips) {
   s.weights = WeightFormat::nvfp4;
   s.act = {Activation::swiglu_clamped, 1.702f, 7.0f};
   s.layout = GateUpLayout::interleaved;
+  s.y_format = Format::f16;
   s.seed = 18446744073709551557ull;
   EXPECT_EQ(spec_to_json(spec_from_json(spec_to_json(s))), spec_to_json(s));
+  EXPECT_EQ(spec_from_json(spec_to_json(s)).y_format, Format::f16);
   EXPECT_THROW(spec_from_json("{\"T\": 1}"), InputError);
   EXPECT_THROW(spec_from_json("not json"), InputError);
+}
+
+TEST(Generate, OutputFormatIsCarriedAndChecked) {
+  GenSpec s = spec();
+  s.y_format = Format::f32;
+  const Case c = generate_case(s);
+  EXPECT_EQ(c.y_format, Format::f32);
+  EXPECT_EQ(c.x, generate_case(spec()).x);  // the output format draws nothing
+  // Provenance written before the output format was a choice replays as bf16.
+  std::string old = spec_to_json(spec());
+  const std::string key = ",\"y_format\":\"bf16\"";
+  ASSERT_NE(old.find(key), std::string::npos) << old;
+  old.erase(old.find(key), key.size());
+  EXPECT_EQ(spec_from_json(old).y_format, Format::bf16);
+  s.y_format = Format::e4m3;
+  EXPECT_THROW(generate_case(s), InputError);
 }
 
 TEST(CaseIo, RoundTripsEveryFormatThroughSafetensors) {
@@ -151,6 +170,7 @@ TEST(CaseIo, RoundTripsEveryFormatThroughSafetensors) {
     GenSpec s = spec();
     s.weights = f;
     s.x_format = f == WeightFormat::f16 ? Format::f16 : Format::bf16;
+    s.y_format = f == WeightFormat::f16 ? Format::f32 : Format::bf16;
     const Case c = generate_case(s);
     const auto bytes = serialize_safetensors(case_to_safetensors(c));
     const Case back = case_from_safetensors(parse_safetensors(bytes.data(), bytes.size()));

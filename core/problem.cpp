@@ -128,6 +128,8 @@ void validate(const Case& c) {
   validate_shape(s);
   if (c.x_format != Format::bf16 && c.x_format != Format::f16 && c.x_format != Format::f32)
     throw InputError("x format must be bf16, f16 or f32, got " + std::string(format_name(c.x_format)));
+  if (c.y_format != Format::bf16 && c.y_format != Format::f16 && c.y_format != Format::f32)
+    throw InputError("y format must be bf16, f16 or f32, got " + std::string(format_name(c.y_format)));
   if (static_cast<int64_t>(c.x.size()) != s.T * s.H * x_elem_bytes(c.x_format))
     throw InputError("x holds " + std::to_string(c.x.size()) + " bytes, expected (T, H) = (" + std::to_string(s.T) +
                      ", " + std::to_string(s.H) + ") of " + std::string(format_name(c.x_format)));

@@ -58,6 +58,8 @@ struct Case {
   GateUpLayout layout = GateUpLayout::concatenated;
   Format x_format = Format::bf16;       // bf16, f16 or f32
   std::vector<uint8_t> x;               // (T, H) codes of x_format, little endian
+  // The format the layer call asks its output y (T, H) in: bf16, f16 or f32.
+  Format y_format = Format::bf16;
   WeightStack w13;                      // (S, 2I, H) gate/up
   WeightStack w2;                       // (S, H, I) down
   std::vector<int32_t> topk_ids;        // (T, k) global expert ids
@@ -92,7 +94,7 @@ int64_t poison_unrouted_experts(Case& c);
 void validate(const Case& c);
 void validate_shape(const Shape& s);
 
-// Bytes one x element takes.
+// Bytes one x (or y) element takes: 4 for f32, 2 for bf16 / f16.
 int64_t x_elem_bytes(Format f);
 
 }  // namespace moecheck

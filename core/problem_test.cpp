@@ -99,11 +99,25 @@ TEST(Validate, RejectsRoutingToExpertWithoutStoredWeights) {
   expect_rejected(c, "no stored weights");
 }
 
+TEST(Validate, RejectsOutputFormatsOtherThanBf16F16F32) {
+  Case c = small_case();
+  for (Format f : {Format::bf16, Format::f16, Format::f32}) {
+    c.y_format = f;
+    EXPECT_NO_THROW(validate(c)) << format_name(f);
+  }
+  for (Format f : {Format::e4m3, Format::e2m1, Format::e8m0}) {
+    c.y_format = f;
+    expect_rejected(c, "y format must be bf16, f16 or f32, got " + std::string(format_name(f)));
+  }
+}
+
 TEST(SingleToken, KeepsWeightsAndTakesTheTokensRowAndRouting) {
-  const Case c = small_case(WeightFormat::mxfp8);
+  Case c = small_case(WeightFormat::mxfp8);
+  c.y_format = Format::f16;
   const Case s = single_token(c, 2);
   EXPECT_NO_THROW(validate(s));
   EXPECT_EQ(s.shape.T, 1);
+  EXPECT_EQ(s.y_format, Format::f16);
   for (int64_t n = 0; n < c.shape.H; ++n) ASSERT_EQ(s.x_value(0, n), c.x_value(2, n));
   for (int64_t j = 0; j < c.shape.k; ++j) {
     EXPECT_EQ(s.id(0, j), c.id(2, j));

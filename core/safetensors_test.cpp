@@ -124,6 +124,8 @@ TEST(ValidCorpus, ContentsAsWritten) {
   EXPECT_EQ(c.shape.E, 4);
   EXPECT_EQ(c.shape.k, 2);
   EXPECT_EQ(c.x_format, Format::bf16);
+  EXPECT_EQ(c.y_format, Format::bf16);  // no y_format key: files from before it was a choice
+  EXPECT_EQ(load_case((kTestdata / "valid" / "case_y_f32.safetensors").string()).y_format, Format::f32);
   EXPECT_EQ(c.x_value(0, 1), -2.0);
   EXPECT_EQ(c.x_value(1, 3), 2.0);
   EXPECT_EQ(c.topk_ids, (std::vector<int32_t>{0, 1, 2, 3}));
@@ -252,6 +254,7 @@ void expect_same_case(const Case& a, const Case& b, const std::string& what) {
   EXPECT_EQ(float_bits(a.act.limit), float_bits(b.act.limit)) << what;
   EXPECT_EQ(a.layout, b.layout) << what;
   EXPECT_EQ(a.x_format, b.x_format) << what;
+  EXPECT_EQ(a.y_format, b.y_format) << what;
   EXPECT_EQ(a.x, b.x) << what;
   EXPECT_EQ(a.topk_ids, b.topk_ids) << what;
   EXPECT_EQ(a.topk_weights, b.topk_weights) << what;
@@ -277,8 +280,12 @@ TEST(CaseFiles, GeneratedCasesRoundTripBitForBit) {
       s.act.limit = 7.0f;
       s.layout = GateUpLayout::interleaved;
       s.seed = 11;
-      const Case c = generate_case(s);
-      const std::string what = std::string(weight_format_name(f)) + " x " + std::string(format_name(x));
+      Case c = generate_case(s);
+      // Every output format, each with every x format across the weight formats.
+      const Format ys[] = {Format::bf16, Format::f16, Format::f32};
+      c.y_format = ys[(static_cast<int>(f) + static_cast<int>(x)) % 3];
+      const std::string what = std::string(weight_format_name(f)) + " x " + std::string(format_name(x)) + " y " +
+                               std::string(format_name(c.y_format));
       const std::vector<uint8_t> bytes = serialize_safetensors(case_to_safetensors(c));
       const StFile parsed = parse_safetensors(bytes.data(), bytes.size());
       expect_same(case_to_safetensors(c), parsed);

@@ -95,6 +95,7 @@ DeviceCase::DeviceCase(const Case& c, Format out) : impl_(std::make_unique<Impl>
   a.act = c.act;
   a.layout = c.layout;
   a.x_format = c.x_format;
+  a.y_format = c.y_format;
   a.weight_format = c.w13.format;
   a.x = m.x.p;
   a.w13 = m.w13.p;

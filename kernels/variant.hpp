@@ -42,6 +42,7 @@ struct DeviceArgs {
   ActivationSpec act;
   GateUpLayout layout = GateUpLayout::concatenated;
   Format x_format = Format::bf16;
+  Format y_format = Format::bf16;            // Case::y_format: bf16, f16 or f32
   WeightFormat weight_format = WeightFormat::bf16;
   const void* x = nullptr;                   // (T, H) x_format codes
   const void* w13 = nullptr;                 // (S, 2I, H) see core/weights.hpp
@@ -52,7 +53,7 @@ struct DeviceArgs {
   const float* w2_tensor_scale = nullptr;    // (S) nvfp4
   const int32_t* topk_ids = nullptr;         // (T, k) slots
   const float* topk_weights = nullptr;       // (T, k)
-  void* y = nullptr;                         // (T, H) codes of numerics().output_format
+  void* y = nullptr;                         // (T, H) codes of numerics().output_format (== y_format)
 };
 
 class Variant {

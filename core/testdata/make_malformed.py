@@ -130,6 +130,8 @@ def valid_files():
         "case_stored_experts.safetensors": tensors(
             meta(), case_tensors(ids=(0, 2, 2, 3), S=3) + [("stored_experts", "I32", [3], i32([0, 2, 3]))]),
         "case_swiglu_clamped.safetensors": tensors(meta(activation="swiglu_clamped", limit="10"), case_tensors()),
+        # The others have no y_format key (files from before it existed): bf16.
+        "case_y_f32.safetensors": tensors(meta(y_format="f32"), case_tensors()),
         # An empty tensor sharing its offset with a non-empty one that sorts
         # before it by name: legal (the reference orders spans by (begin, end)).
         "case_zero_sized_tensor.safetensors": tensors(meta(), [("zz_empty", "F32", [0], b"")] + case_tensors()),
@@ -245,6 +247,8 @@ def malformed_files():
     case("unknown_activation", meta(activation="relu"), ct, "unknown activation")
     case("unknown_layout", meta(layout="diagonal"), ct, "layout")
     case("unknown_x_format", meta(x_format="f24"), ct, "unknown number format")
+    case("unknown_y_format", meta(y_format="f24"), ct, "unknown number format")
+    case("y_format_e4m3", meta(y_format="e4m3"), ct, "y format must be bf16, f16 or f32")
     case("alpha_not_number", meta(alpha="fast"), ct, "not a number")
     case("clamped_limit_nan", meta(activation="swiglu_clamped", limit="nan"), ct, "clamped SwiGLU")
     case("bf16_with_scale", meta(), ct + [("w13.scale", "F32", [E, 2 * I], f32([1.0] * (E * 2 * I)))], "present but")
