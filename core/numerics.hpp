@@ -55,6 +55,12 @@ struct Numerics {
   // rounding where the exact value has more significant bits than the
   // accumulator, none elsewhere.
   int weight_roundings = -1;
+  // Dequantized weights rounded to this format before the product (weight-
+  // only quantized GEMMs feeding bf16 tensor cores: w_tile = RN(w_dequant));
+  // nullopt: the dequantized weight is used as weight_roundings says. Costs
+  // u_f |w| + floor_f per weight, no relative part where the exact value has
+  // at most the format's precision and no fp32 rounding (oracle/BOUNDS.md 2.1).
+  std::optional<Format> weight_tile_format;
   // Activations re-quantized before the gate/up product (x in this format);
   // nullopt when x is used as given.
   std::optional<Format> x_requant;

@@ -20,10 +20,13 @@ constexpr double kSlack = 1.0001;
 int floor_log2(double v) { return std::ilogb(v); }
 
 // Dequantization of one weight into the accumulator (BOUNDS.md 2.1):
-// |w_kernel - w| <= rel |w| + floor after r roundings.
+// |w_kernel - w| <= rel |w| + floor after r roundings; then, with a declared
+// weight_tile_format, one more rounding to it: + tile_rel |w| + tile_floor,
+// charged as an input perturbation (its unit is not the accumulator's).
 struct WeightDequant {
   int r = 0;
   double rel = 0, floor = 0;
+  double tile_rel = 0, tile_floor = 0;
 };
 
 struct Units {
@@ -40,9 +43,20 @@ WeightDequant weight_dequant(WeightFormat f, const Numerics& n, double u, double
   WeightDequant d;
   d.r = n.weight_roundings >= 0 ? n.weight_roundings
                                 : (weight_value_bits(f) > format_precision_bits(n.accumulator) ? 1 : 0);
-  if (d.r == 0) return d;
-  d.rel = gamma_n(static_cast<double>(d.r), u);
-  d.floor = eta * (1 + static_cast<double>(d.r - 1) * (1 + u) * mini_max(element_format(f)));
+  if (d.r > 0) {
+    d.rel = gamma_n(static_cast<double>(d.r), u);
+    d.floor = eta * (1 + static_cast<double>(d.r - 1) * (1 + u) * mini_max(element_format(f)));
+  }
+  if (n.weight_tile_format) {
+    // RN_f of w' = w + dw (|dw| <= rel |w| + floor): u_f |w'| + floor_f. An
+    // exact value of at most f's precision (r = 0) only rounds below f's
+    // normal range, by at most floor_f.
+    const Format tf = *n.weight_tile_format;
+    const bool fits = d.r == 0 && weight_value_bits(f) <= format_precision_bits(tf);
+    const double ut = fits ? 0 : unit_roundoff(tf);
+    d.tile_rel = ut * (1 + d.rel);
+    d.tile_floor = ut * d.floor + rounding_floor(tf);
+  }
   return d;
 }
 
@@ -285,7 +299,8 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
         for (int64_t q = 0; q < s.I; ++q) {
           const double a = std::fabs(d[q]);
           cj += a * std::fabs(o.h[tj * s.I + q]);
-          pr += a * ehr[tj * s.I + q] + un.wd.floor * (std::fabs(o.h[tj * s.I + q]) + ehr[tj * s.I + q]);
+          pr += a * ehr[tj * s.I + q] + (un.wd.floor + un.wd.tile_rel * a + un.wd.tile_floor) *
+                                            (std::fabs(o.h[tj * s.I + q]) + ehr[tj * s.I + q]);
           pe += a * ehe[tj * s.I + q];
           yj += d[q] * o.h[tj * s.I + q];
         }
@@ -343,7 +358,12 @@ StageErr ordered_dot_error(const Numerics& n, const Units& un, const RequantErro
     double p = 0;
     p += un.wg.rel * std::fabs(t[q]) + un.wg.floor * std::fabs(x[q]);
     if (inexact_products) p += 0x1p-53 * std::fabs(t[q]);
-    if (n.x_requant) p += std::fabs(row[q]) * (rq.rel * std::fabs(x[q]) + ((B > 0 ? rq.floor_per_amax * xamax[q / B] : 0.0) + rq.floor_abs));
+    const double dx = n.x_requant ? rq.rel * std::fabs(x[q]) +
+                                        ((B > 0 ? rq.floor_per_amax * xamax[q / B] : 0.0) + rq.floor_abs)
+                                  : 0.0;
+    p += std::fabs(row[q]) * dx;
+    // The tile rounding of the weight meets the (re-quantized) x.
+    p += (un.wg.tile_rel * std::fabs(row[q]) + un.wg.tile_floor) * (std::fabs(x[q]) + dx);
     pi[q] = p * kSlack;
     pe[q] = p;
   }
@@ -381,7 +401,8 @@ Bounds ordered_down_bounds(const Case& c, const OracleResult& o, const Numerics&
           t[q] = d[q] * h;
           // h is the oracle's RN-to-double: 2^-53 |h| from the exact h.
           double p = ad * (ehr[tj * s.I + q] + 0x1p-53 * std::fabs(h));
-          p += un.wd.rel * std::fabs(t[q]) + un.wd.floor * (std::fabs(h) + ehr[tj * s.I + q]);
+          p += un.wd.rel * std::fabs(t[q]) +
+               (un.wd.floor + un.wd.tile_rel * ad + un.wd.tile_floor) * (std::fabs(h) + ehr[tj * s.I + q]);
           pi[q] = p * kSlack;
           pe[q] = ad * ehe[tj * s.I + q];
         }
@@ -475,6 +496,18 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t q = 0; q < s.H; ++q)
       xamax[t * nbx + q / B] = std::max(xamax[t * nbx + q / B], std::fabs(x[t * s.H + q]));
+  // (T) sum (|x| + |dx|), |dx| the re-quantization error bound: what the
+  // weights' tile rounding multiplies.
+  std::vector<double> xpert(s.T, 0);
+  for (int64_t t = 0; t < s.T; ++t)
+    for (int64_t q = 0; q < s.H; ++q) {
+      const double ax = std::fabs(x[t * s.H + q]);
+      const double dx = n.x_requant ? xrq.rel * ax + (n.requant_block > 0 ? xrq.floor_per_amax * xamax[t * nbx + q / B]
+                                                                          : 0.0) + xrq.floor_abs
+                                    : 0.0;
+      xpert[t] += (ax + dx) * kSlack;
+    }
+  const bool tile = un.wg.tile_rel > 0 || un.wg.tile_floor > 0;
 
   const Depths gate_depths = ordered(n.gate_up) ? Depths{} : position_depths(n.gate_up, s.H, un.wg.r);
 #pragma omp parallel
@@ -491,6 +524,11 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
         rqg = x_requant_term(c, n, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], o.g_cond[idx]);
         decode_row(c.w13, slot, up_row(c.layout, s.I, nn), row.data());
         rqu = x_requant_term(c, n, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], o.u_cond[idx]);
+      }
+      if (tile && !ordered(n.gate_up)) {
+        // sum_q |dw_q| (|x_q| + |dx_q|), an input perturbation like rq.
+        rqg += kSlack * (un.wg.tile_rel * (o.g_cond[idx] * kSlack + rqg) + un.wg.tile_floor * xpert[t]);
+        rqu += kSlack * (un.wg.tile_rel * (o.u_cond[idx] * kSlack + rqu) + un.wg.tile_floor * xpert[t]);
       }
       StageErr eg, eu;
       if (ordered(n.gate_up)) {

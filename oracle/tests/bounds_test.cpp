@@ -303,6 +303,31 @@ TEST(Bounds, SecretBf16DequantizedWeightExceedsTheDeclaration) {
   std::printf("undeclared bf16 weight rounding caught at search step %d: %s\n", found, first.c_str());
 }
 
+// The same evaluation (dequantize, then round to bf16) declared with
+// weight_tile_format = bf16 stays within the bound, for every weight format,
+// with the order declared (running bound) and not (the generic path).
+TEST(Bounds, DeclaredTileRoundingCoversEveryWeightFormat) {
+  auto fp32_roundings = [](WeightFormat f) {
+    return f == WeightFormat::nvfp4 ? 2 : (f == WeightFormat::fp8_channel || f == WeightFormat::fp8_block128) ? 1 : 0;
+  };
+  for (int k = 0; k < test::cases(7, 14, 28); ++k) {
+    const WeightFormat wf = all_weight_formats()[k % all_weight_formats().size()];
+    const Case c = generate_case(spec_for(7200 + k, wf, Activation::swiglu, ValueDist::normal));
+    const OracleResult o = run_oracle(c);
+    const std::vector<double> y = warp_decode_f32(c, false, WeightEval::dequant_then_bf16);
+    for (int chunk : {1, 0}) {
+      Numerics n = warp_decl(Activation::swiglu);
+      n.gate_up.chunk = n.down.chunk = chunk;
+      n.weight_roundings = fp32_roundings(wf);
+      n.weight_tile_format = Format::bf16;
+      const Bounds b = derive_bounds(c, o, n);
+      const Metrics m = compute_metrics(o, y, Format::f32, &b);
+      EXPECT_EQ(m.violations, 0) << weight_format_name(wf) << " chunk " << chunk << ": "
+                                 << describe_violation(c, o, y, b, m.first_violation);
+    }
+  }
+}
+
 // Two declared roundings (NVFP4: fl(e * fl(s_e4m3 * s_tensor))): an
 // evaluation doing exactly that stays within the bound.
 TEST(Bounds, TwoDeclaredDequantRoundingsCoverNvfp4) {
