@@ -265,6 +265,38 @@ MOECHECK_HD uint16_t f32_to_bf16_rn(float v) {
 }
 MOECHECK_HD float bf16_to_f32(uint16_t v) { return bits_float(static_cast<uint32_t>(v) << 16); }
 
+// Fast fp32 -> f16 (round to nearest even, overflow to inf, subnormals kept,
+// NaN stays a quiet NaN of its sign) for kernel outputs and their host twins:
+// identical to encode(Format::f16, v), integer operations only so host and
+// device give the same bits.
+MOECHECK_HD uint16_t f32_to_f16_rn(float v) {
+  const uint32_t b = float_bits(v), sign = (b >> 16) & 0x8000u, a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 (incl. inf): rounds to inf
+  if (a < 0x38800000u) {  // below 2^-14: f16 subnormal or zero, quantum 2^-24
+    if (a < 0x33000000u) return static_cast<uint16_t>(sign);  // <= 2^-25 (the tie rounds to even 0)
+    const uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;  // v = m 2^(e - 150)
+    const uint32_t shift = 126 - e;                              // 14..24: m >> shift counts 2^-24s
+    const uint32_t n = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return static_cast<uint16_t>(sign | (n + (rem > half || (rem == half && (n & 1u)))));
+  }
+  // Normal: rebias the exponent, round the 13 dropped mantissa bits (a carry
+  // into the exponent is the correct next binade).
+  const uint32_t r = a - 0x38000000u;  // exponent bias 127 -> 15
+  return static_cast<uint16_t>(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
+}
+
+// Code of fp32 value v in format f, rounded to nearest even: the fast paths
+// above for kernel outputs (fp32 is v itself), encode() for the rest.
+MOECHECK_HD uint32_t f32_to_code(Format f, float v) {
+  switch (f) {
+    case Format::f32: return float_bits(v);
+    case Format::bf16: return f32_to_bf16_rn(v);
+    case Format::f16: return f32_to_f16_rn(v);
+    default: return encode(f, v);
+  }
+}
+
 std::string_view format_name(Format f);
 Format parse_format(std::string_view name);  // throws InputError on unknown names
 

@@ -158,6 +158,22 @@ TEST(AllFp32, FastBf16EqualsEncode) {
                             << hex(f32_to_bf16_rn(ref::f32(first.load())));
 }
 
+// The kernels' fast fp32 -> f16 output store must be the same function as
+// encode() (NaN included: both give the quiet NaN of the input's sign).
+TEST(AllFp32, FastF16EqualsEncode) {
+  std::atomic<uint64_t> bad{0};
+  std::atomic<uint32_t> first{0};
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < (int64_t{1} << 32); ++i) {
+    const uint32_t b = static_cast<uint32_t>(i);
+    const float v = ref::f32(b);
+    if (f32_to_f16_rn(v) != encode(Format::f16, v) && bad++ == 0) first = b;
+  }
+  EXPECT_EQ(bad.load(), 0u) << "f16: first failing fp32 input " << hex(first.load()) << ": encode "
+                            << hex(encode(Format::f16, ref::f32(first.load()))) << " f32_to_f16_rn "
+                            << hex(f32_to_f16_rn(ref::f32(first.load())));
+}
+
 // e8m0 on every fp32 input against the MPFR-based reference. The reference is
 // slow, so only the positive finite inputs that decide something are swept:
 // each binade's midpoint neighbourhood and both ends, plus random mantissas.

@@ -282,6 +282,39 @@ TEST(Formats, FastBf16MatchesEncodeOnRandomFp32) {
   EXPECT_EQ(float_bits(bf16_to_f32(0x3f81)), 0x3f810000u);
 }
 
+// The kernels' f16 output store must be the same function as encode(): all of
+// it on 10^6 random fp32 inputs and every boundary the code branches on.
+TEST(Formats, FastF16MatchesEncodeOnRandomFp32AndBoundaries) {
+  Rng rng(0xf16);
+  std::vector<uint32_t> inputs;
+  for (int i = 0; i < 1000000; ++i) inputs.push_back(static_cast<uint32_t>(rng.next()));
+  for (uint32_t edge : {0x00000000u, 0x00000001u, 0x33000000u, 0x33000001u, 0x32ffffffu, 0x33c00000u, 0x387fe000u,
+                        0x387ff000u, 0x387fffffu, 0x38800000u, 0x3f800000u, 0x3f801000u, 0x3f803000u, 0x477fe000u,
+                        0x477fefffu, 0x477ff000u, 0x477fffffu, 0x47800000u, 0x7f7fffffu, 0x7f800000u, 0x7f800001u,
+                        0x7fc00000u, 0x7fffffffu})
+    for (uint32_t sign : {0u, 0x80000000u}) inputs.push_back(edge | sign);
+  Mismatches m;
+  for (uint32_t b : inputs) {
+    const float v = ref::f32(b);
+    const uint32_t fast = f32_to_f16_rn(v), slow = encode(Format::f16, v);
+    if (fast != slow) m.add("f16 input " + hex(b) + ": encode " + hex(slow) + " f32_to_f16_rn " + hex(fast));
+  }
+  EXPECT_EQ(m.count(), 0u) << m.text();
+  EXPECT_EQ(f32_to_f16_rn(65519.996f), 0x7bffu);
+  EXPECT_EQ(f32_to_f16_rn(65520.0f), 0x7c00u);  // the tie rounds to even: inf
+  EXPECT_EQ(f32_to_f16_rn(0x1p-24f), 0x0001u);
+}
+
+TEST(Formats, F32ToCodeIsEncodeForEveryFormat) {
+  Rng rng(0xc0de);
+  for (Format f : {Format::f32, Format::bf16, Format::f16, Format::e4m3, Format::e5m2, Format::e2m1})
+    for (int i = 0; i < 10000; ++i) {
+      const float v = ref::f32(static_cast<uint32_t>(rng.next()));
+      if (std::isnan(v)) continue;  // NaN codes: the fast paths' own tests
+      ASSERT_EQ(f32_to_code(f, v), encode(f, v)) << format_name(f) << " " << hex(float_bits(v));
+    }
+}
+
 TEST(Formats, NamesRoundTrip) {
   for (Format f : {Format::f32, Format::bf16, Format::f16, Format::e4m3, Format::e5m2, Format::e2m1, Format::e8m0}) {
     EXPECT_EQ(parse_format(format_name(f)), f) << format_name(f);
