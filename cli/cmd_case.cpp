@@ -75,8 +75,8 @@ void show_case(const CaseShowArgs& a) {
   const Shape& s = c.shape;
   std::printf("case %s\n", a.file.c_str());
   std::printf("shape: T=%" PRId64 " H=%" PRId64 " I=%" PRId64 " E=%" PRId64 " k=%" PRId64 "\n", s.T, s.H, s.I, s.E, s.k);
-  std::printf("formats: weights %s, x %s\n", std::string(weight_format_name(c.w13.format)).c_str(),
-              std::string(format_name(c.x_format)).c_str());
+  std::printf("formats: weights %s, x %s, y %s\n", std::string(weight_format_name(c.w13.format)).c_str(),
+              std::string(format_name(c.x_format)).c_str(), std::string(format_name(c.y_format)).c_str());
   std::printf("activation: %s", std::string(activation_name(c.act.kind)).c_str());
   if (c.act.kind == Activation::swiglu_clamped)
     std::printf(" (alpha %g, limit %g)", static_cast<double>(c.act.alpha), static_cast<double>(c.act.limit));

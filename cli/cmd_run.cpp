@@ -80,10 +80,11 @@ void run_command(const RunOptions& o) {
   std::printf("backend   %s%s\n", backend.c_str(),
               backend == "cuda" ? (" on " + cuda_device_name()).c_str()
                                 : (why_host.empty() ? "" : (" (" + why_host + ")").c_str()));
-  std::printf("case      T=%lld H=%lld I=%lld E=%lld k=%lld, weights %s, x %s, %s, %s layout, stored experts %lld\n",
+  std::printf("case      T=%lld H=%lld I=%lld E=%lld k=%lld, weights %s, x %s, y %s, %s, %s layout, stored experts %lld\n",
               static_cast<long long>(s.T), static_cast<long long>(s.H), static_cast<long long>(s.I),
               static_cast<long long>(s.E), static_cast<long long>(s.k),
               std::string(weight_format_name(c.w13.format)).c_str(), std::string(format_name(c.x_format)).c_str(),
+              std::string(format_name(c.y_format)).c_str(),
               std::string(activation_name(c.act.kind)).c_str(), std::string(layout_name(c.layout)).c_str(),
               static_cast<long long>(c.stored_count()));
   std::printf("numerics  %s\n", describe_numerics(v.numerics(c)).c_str());
@@ -112,7 +113,8 @@ void run_command(const RunOptions& o) {
   const std::string replay = replay_command(c, v.name(), backend, o.plugins, o.case_file);
   if (!r.ok()) {
     throw CheckFailure(v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) +
-                       ", x " + std::string(format_name(c.x_format)) + ", T=" + std::to_string(s.T) + " H=" +
+                       ", x " + std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
+                       ", T=" + std::to_string(s.T) + " H=" +
                        std::to_string(s.H) + " I=" + std::to_string(s.I) + " E=" + std::to_string(s.E) +
                        " k=" + std::to_string(s.k) + "): " + std::to_string(r.metrics.violations) +
                        " elements exceed their rigorous bound, " + std::to_string(r.metrics.nonfinite) +

@@ -12,6 +12,8 @@ void add_spec_flags(CLI::App& cmd, SpecFlags& f) {
   cmd.add_option("--tokens,-T", f.tokens, "Tokens in the decode step (1..)")->capture_default_str();
   cmd.add_option("--weights", f.weights, "Weight format")->capture_default_str();
   cmd.add_option("--x-format", f.x_format, "Activation (x) format: bf16, f16, f32")->capture_default_str();
+  cmd.add_option("--y-format", f.y_format, "Output (y) format the layer call asks for: bf16, f16, f32")
+      ->capture_default_str();
   cmd.add_option("--activation", f.activation, "swiglu, geglu, swiglu_clamped, bilinear")->capture_default_str();
   cmd.add_option("--alpha", f.alpha, "Clamped SwiGLU alpha")->capture_default_str();
   cmd.add_option("--limit", f.limit, "Clamped SwiGLU limit")->capture_default_str();
@@ -39,6 +41,7 @@ GenSpec spec_from_flags(const SpecFlags& f) {
   validate_shape(s.shape);
   s.weights = parse_weight_format(f.weights);
   s.x_format = parse_format(f.x_format);
+  s.y_format = parse_format(f.y_format);  // generate_case rejects non-output formats
   s.act = {parse_activation(f.activation), f.alpha, f.limit};
   s.layout = parse_layout(f.layout);
   s.routing = parse_routing(f.routing);

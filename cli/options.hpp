@@ -16,6 +16,7 @@ struct SpecFlags {
   int64_t tokens = 1;
   std::string weights = "bf16";
   std::string x_format = "bf16";
+  std::string y_format = "bf16";
   std::string activation = "swiglu";
   float alpha = 1.702f;
   float limit = 7.0f;

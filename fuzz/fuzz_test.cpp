@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "core/error.hpp"
 #include "fuzz/generators.hpp"
@@ -51,6 +52,21 @@ Case small_case(Format xf = Format::bf16) {
   g.x_format = xf;
   g.seed = 11;
   return generate_case(g);
+}
+
+// Every output format is drawn, bf16 most often; a restriction is obeyed.
+TEST(Generators, DrawEveryOutputFormatBf16MostOften) {
+  const auto gen = rc::gen::noShrink(gen_fuzz_case(GenOptions{}));
+  std::map<Format, int> n;
+  for (int i = 0; i < 600; ++i) ++n[gen(rc::Random(static_cast<uint64_t>(i)), 50).value().spec.y_format];
+  EXPECT_EQ(n.size(), 3u);
+  EXPECT_GT(n[Format::bf16], n[Format::f16] + n[Format::f32]) << n[Format::bf16] << " bf16 of 600";
+  EXPECT_GT(n[Format::f16], 30);
+  EXPECT_GT(n[Format::f32], 30);
+  GenOptions only;
+  only.y_formats = {Format::f32};
+  const auto g32 = gen_fuzz_case(only);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(g32(rc::Random(static_cast<uint64_t>(i)), 50).value().spec.y_format, Format::f32);
 }
 
 TEST(Generators, SpecialsWriteTheirBitPatterns) {

@@ -127,6 +127,14 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
         const SpecialKind kind = in_weights ? *weight_kind : *value_kind;
         fc.specials.push_back({t, kind, *rc::gen::arbitrary<uint32_t>(), *rc::gen::arbitrary<uint32_t>()});
       }
+      // Drawn last so the draws above (and the cases of saved seeds) stay as
+      // they were; bf16 first so shrinking ends there.
+      std::vector<Format> ys = opt.y_formats;
+      if (ys.empty()) ys = {Format::bf16, Format::f16, Format::f32};
+      std::stable_partition(ys.begin(), ys.end(), [](Format y) { return y == Format::bf16; });
+      std::vector<Format> pool;  // bf16 four times: drawn 4 in 6 when all three are allowed
+      for (Format y : ys) pool.insert(pool.end(), y == Format::bf16 ? 4 : 1, y);
+      g.y_format = *rc::gen::elementOf(pool);
       return fc;
     });
   });
@@ -306,7 +314,7 @@ std::string describe(const FuzzCase& fc) {
   std::ostringstream os;
   os << "T=" << g.shape.T << " H=" << g.shape.H << " I=" << g.shape.I << " E=" << g.shape.E << " k=" << g.shape.k
      << " weights=" << weight_format_name(g.weights) << " x=" << format_name(g.x_format)
-     << " act=" << activation_name(g.act.kind) << " layout=" << layout_name(g.layout)
+     << " y=" << format_name(g.y_format) << " act=" << activation_name(g.act.kind) << " layout=" << layout_name(g.layout)
      << " routing=" << routing_name(g.routing) << " values=" << values_name(g.values) << " seed=" << g.seed;
   for (const Special& s : fc.specials)
     os << " special(" << target_name(s.target) << "," << kind_name(s.kind) << ",at=" << s.where << ",bits=0x" << std::hex
@@ -324,6 +332,7 @@ std::vector<std::string> coverage_tags(const FuzzCase& fc) {
   if (s.k == 1) t.push_back("k=1");
   if (s.E >= 128) t.push_back("E>=128");
   t.push_back(std::string("weights ") + std::string(weight_format_name(fc.spec.weights)));
+  t.push_back(std::string("y ") + std::string(format_name(fc.spec.y_format)));
   t.push_back(std::string("act ") + std::string(activation_name(fc.spec.act.kind)));
   t.push_back(std::string("routing ") + std::string(routing_name(fc.spec.routing)));
   t.push_back(std::string("values ") + std::string(values_name(fc.spec.values)));

@@ -46,12 +46,15 @@ struct FuzzCase {
   std::vector<Special> specials;
 };
 
-// Which (weight format, x format) pairs and activations the generator draws
+// Which (weight format, x format) pairs, output formats and activations the generator draws
 // from; tests and `moecheck fuzz` restrict them to what the variants support
 // so that few cases are skipped.
 struct GenOptions {
   std::vector<std::pair<WeightFormat, Format>> formats;  // empty: all
   std::vector<Activation> activations;                   // empty: all
+  // Output formats asked for (Case::y_format), bf16 drawn most often as in
+  // production; empty: bf16, f16 and f32.
+  std::vector<Format> y_formats;
   // Work budget in T*k*I*H multiply-adds at RapidCheck size 100; scaled
   // linearly with the size (the oracle's cost is proportional to it).
   int64_t work_at_max_size = 1 << 19;

@@ -183,6 +183,12 @@ GenOptions supported_options(const Variant& v) {
     if (v.supports(generate_case(g)).ok) o.activations.push_back(a);
   }
   if (o.activations.empty()) throw InputError(v.name() + " supports none of the activations");
+  g.act.kind = o.activations.front();
+  for (Format y : {Format::bf16, Format::f16, Format::f32}) {
+    g.y_format = y;
+    if (v.supports(generate_case(g)).ok) o.y_formats.push_back(y);
+  }
+  if (o.y_formats.empty()) throw InputError(v.name() + " supports none of the output formats bf16, f16, f32");
   return o;
 }
 

@@ -35,6 +35,13 @@ CheckResult check_output(const Case& c, const OracleResult& o, const Variant& v,
     for (size_t i = 0; i < r.y.size() && bad < 0; ++i)
       if (!std::isfinite(r.y[i])) bad = static_cast<int64_t>(i);
   if (bad >= 0) r.first_violation = describe_violation(c, o, r.y, r.bounds, static_cast<size_t>(bad));
+  if (r.numerics.output_format != c.y_format) {
+    // A variant that supports a case must write y in the format it asks for.
+    r.output_format_ok = false;
+    r.first_violation = v.name() + " declares output " + std::string(format_name(r.numerics.output_format)) +
+                        " but the case asks for y in " + std::string(format_name(c.y_format)) +
+                        (r.first_violation.empty() ? "" : "; " + r.first_violation);
+  }
   return r;
 }
 
@@ -61,7 +68,8 @@ std::string replay_command(const Case& c, const std::string& variant, const std:
       cmd += " --shape " + std::to_string(s.H) + "," + std::to_string(s.I) + "," + std::to_string(s.E) + "," +
              std::to_string(s.k);
     cmd += " --tokens " + std::to_string(s.T) + " --weights " + std::string(weight_format_name(g.weights)) +
-           " --x-format " + std::string(format_name(g.x_format)) + " --activation " +
+           " --x-format " + std::string(format_name(g.x_format)) + " --y-format " +
+           std::string(format_name(g.y_format)) + " --activation " +
            std::string(activation_name(g.act.kind)) + " --layout " + std::string(layout_name(g.layout)) +
            " --routing " + std::string(routing_name(g.routing)) + " --values " + std::string(values_name(g.values)) +
            " --seed " + std::to_string(g.seed);

@@ -22,7 +22,10 @@ struct CheckResult {
   Metrics metrics;
   std::vector<double> y;        // decoded output
   std::string first_violation;  // describe_violation of the first bad element, or empty
-  bool ok() const { return metrics.violations == 0 && metrics.nonfinite == 0; }
+  // The variant declared the output format the case asked for (Case::y_format);
+  // when not, first_violation says so and the output is judged as declared.
+  bool output_format_ok = true;
+  bool ok() const { return output_format_ok && metrics.violations == 0 && metrics.nonfinite == 0; }
 };
 
 CheckResult check_output(const Case& c, const OracleResult& o, const Variant& v, const std::vector<uint8_t>& y_codes);

@@ -21,7 +21,9 @@
 
 namespace moecheck {
 
-inline constexpr uint32_t kPluginAbiVersion = 1;
+// 2: Case::y_format, DeviceArgs::y_format (DeviceArgs kept its size: the
+// version is what refuses plugins built before it).
+inline constexpr uint32_t kPluginAbiVersion = 2;
 
 struct PluginAbi {
   uint32_t version;

@@ -276,6 +276,11 @@ Verdict check_property(Property p, const Variant& v, Backend b, CaseContext& cx,
   if (!backend_runs(v, b, &why)) return k.verdict(Status::skip, why);
   const Support sup = v.supports(cx.base());
   if (!sup.ok) return k.verdict(Status::skip, "unsupported: " + sup.reason);
+  // Supporting a case means writing y in the format it asks for: judging the
+  // output in another declared format would pass a variant that ignores it.
+  if (const Format out = v.numerics(cx.base()).output_format; out != cx.base().y_format)
+    return k.verdict(Status::fail, k.header(cx.base()) + "declares output " + std::string(format_name(out)) +
+                                       " but the case asks for y in " + std::string(format_name(cx.base().y_format)));
   try {
     switch (p) {
       case Property::accuracy: return accuracy(k);

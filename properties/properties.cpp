@@ -88,7 +88,7 @@ std::string case_summary(const Case& c) {
   std::ostringstream os;
   os << "T=" << s.T << " H=" << s.H << " I=" << s.I << " E=" << s.E << " k=" << s.k
      << " weights=" << weight_format_name(c.w13.format) << " x=" << format_name(c.x_format)
-     << " act=" << activation_name(c.act.kind) << " layout=" << layout_name(c.layout);
+     << " y=" << format_name(c.y_format) << " act=" << activation_name(c.act.kind) << " layout=" << layout_name(c.layout);
   return os.str();
 }
 

@@ -49,17 +49,20 @@ const fuzz::GenOptions& gen_options() {
     fuzz::GenOptions u;
     std::set<std::pair<WeightFormat, Format>> f;
     std::set<Activation> a;
+    std::set<Format> y;
     for (const Variant* v : variants()) {
       if (!backend_runs(*v, backend())) continue;
       const fuzz::GenOptions s = fuzz::supported_options(*v);
       f.insert(s.formats.begin(), s.formats.end());
       a.insert(s.activations.begin(), s.activations.end());
+      y.insert(s.y_formats.begin(), s.y_formats.end());
     }
     // Entries are drawn uniformly: repeating the supported ones keeps the
     // one unsupported pair (which exercises the skip path) at ~10%.
     for (int rep = 0; rep < 9; ++rep) u.formats.insert(u.formats.end(), f.begin(), f.end());
     u.formats.emplace_back(WeightFormat::mxfp4, Format::f32);
     u.activations.assign(a.begin(), a.end());
+    u.y_formats.assign(y.begin(), y.end());
     return u;
   }();
   return o;

@@ -28,7 +28,7 @@ class Sequential final : public moecheck::Variant {
   moecheck::Claims claims() const override { return {true, true, true}; }
 
   // Declare exactly what the code does: the bounds are derived from this.
-  moecheck::Numerics numerics(const moecheck::Case&) const override {
+  moecheck::Numerics numerics(const moecheck::Case& c) const override {
     moecheck::Numerics n;
     // One sequential fma chain over H in increasing order (chunk > 0 with one
     // lane declares the order, so the bound follows the actual partial sums).
@@ -39,12 +39,15 @@ class Sequential final : public moecheck::Variant {
     // Each expert's dot product is finished before w_j enters: a fold of
     // whole partials (one lane) is the fold_partials shape with lanes = 1.
     n.combine = moecheck::Combine::fold_partials;
-    n.output_format = moecheck::Format::bf16;
+    n.output_format = c.y_format;  // the fp32 accumulator stored in the format asked for
     return n;
   }
 
   moecheck::Support supports(const moecheck::Case& c) const override {
     if (c.x_format != moecheck::Format::bf16) return moecheck::Support::no("example_sequential takes bf16 x");
+    if (c.y_format != moecheck::Format::bf16 && c.y_format != moecheck::Format::f16 &&
+        c.y_format != moecheck::Format::f32)
+      return moecheck::Support::no("example_sequential writes y in bf16, f16 or f32");
     if (c.w13.format != moecheck::WeightFormat::bf16 || c.w2.format != moecheck::WeightFormat::bf16)
       return moecheck::Support::no("example_sequential takes bf16 weights");
     return moecheck::Support::yes();
@@ -75,11 +78,13 @@ class Sequential final : public moecheck::Variant {
       const int64_t n = idx % s.I, tj = idx / s.I;
       h[idx] = h_element(x, w13, c.act, c.layout, s.H, s.I, tj / s.k, slots[tj], n);
     }
-    y.assign(static_cast<size_t>(s.T * s.H) * 2, 0);  // (T, H) bf16
+    const int64_t yb = moecheck::format_bits(c.y_format) / 8;
+    y.assign(static_cast<size_t>(s.T * s.H * yb), 0);  // (T, H) codes of y_format, little endian
     for (int64_t idx = 0; idx < s.T * s.H; ++idx) {
-      const uint16_t code = y_element(h.data(), w2, slots.data(), c.topk_weights.data(), s.H, s.I, s.k, idx / s.H,
-                                      idx % s.H);
-      std::memcpy(&y[idx * 2], &code, 2);
+      const float v = y_element(h.data(), w2, slots.data(), c.topk_weights.data(), s.H, s.I, s.k, idx / s.H,
+                                idx % s.H);
+      const uint32_t code = moecheck::f32_to_code(c.y_format, v);
+      std::memcpy(&y[idx * yb], &code, static_cast<size_t>(yb));  // little endian host
     }
   }
 };

@@ -24,8 +24,14 @@ __global__ void y_kernel(moecheck::DeviceArgs a, const float* h) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const moecheck::Shape s = a.shape;
   if (idx >= s.T * s.H) return;
-  static_cast<uint16_t*>(a.y)[idx] = y_element(h, static_cast<const uint16_t*>(a.w2), a.topk_ids, a.topk_weights,
-                                               s.H, s.I, s.k, idx / s.H, idx % s.H);
+  const float v = y_element(h, static_cast<const uint16_t*>(a.w2), a.topk_ids, a.topk_weights, s.H, s.I, s.k,
+                            idx / s.H, idx % s.H);
+  // y in the format the case asks for (bf16, f16 or f32: supports() admits no other).
+  const uint32_t code = moecheck::f32_to_code(a.y_format, v);
+  if (a.y_format == moecheck::Format::f32)
+    static_cast<uint32_t*>(a.y)[idx] = code;
+  else
+    static_cast<uint16_t*>(a.y)[idx] = static_cast<uint16_t>(code);
 }
 
 void check(cudaError_t e, const char* what) {

@@ -37,9 +37,10 @@ MOECHECK_HD float h_element(const uint16_t* x, const uint16_t* w13, const moeche
   return moecheck::act::apply(act, g, u);
 }
 
-// y[t, i]: expert outputs D_e[i] . h[t, j] finished one by one, then
-// acc = fma(w_j, y_j, acc) in slot order.
-MOECHECK_HD uint16_t y_element(const float* h, const uint16_t* w2, const int32_t* slots, const float* weights,
+// y[t, i] as the fp32 accumulator: expert outputs D_e[i] . h[t, j] finished
+// one by one, then acc = fma(w_j, y_j, acc) in slot order. The caller stores
+// it in the format the case asks for (moecheck::f32_to_code).
+MOECHECK_HD float y_element(const float* h, const uint16_t* w2, const int32_t* slots, const float* weights,
                                int64_t H, int64_t I, int64_t k, int64_t t, int64_t i) {
   float acc = 0.0f;
   for (int64_t j = 0; j < k; ++j) {
@@ -49,7 +50,7 @@ MOECHECK_HD uint16_t y_element(const float* h, const uint16_t* w2, const int32_t
     for (int64_t n = 0; n < I; ++n) p = fma32(moecheck::bf16_to_f32(d_row[n]), h_row[n], p);
     acc = fma32(weights[t * k + j], p, acc);
   }
-  return moecheck::f32_to_bf16_rn(acc);
+  return acc;
 }
 
 }  // namespace example

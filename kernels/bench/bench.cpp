@@ -177,6 +177,7 @@ std::vector<Row> run_bench(const Options& o, Header& header, const std::function
         a.act = check.act;
         a.layout = check.layout;
         a.weight_format = o.weights;
+        a.y_format = check.y_format;  // y buffer: 4 bytes per element fits every output format
         a.x = ly.x.get(), a.w13 = ly.w13.get(), a.w2 = ly.w2.get();
         a.w13_scale = ly.w13s.get(), a.w2_scale = ly.w2s.get();
         a.w13_tensor_scale = static_cast<const float*>(ly.w13t.get());
@@ -184,7 +185,7 @@ std::vector<Row> run_bench(const Options& o, Header& header, const std::function
         a.topk_ids = static_cast<const int32_t*>(ly.ids.get());
         a.topk_weights = static_cast<const float*>(ly.wts.get());
         a.y = ly.y.get();
-        mean_bytes += static_cast<double>(layer_bytes(s, o.weights, U, Format::bf16, Format::bf16).total()) / L;
+        mean_bytes += static_cast<double>(layer_bytes(s, o.weights, U, Format::bf16, check.y_format).total()) / L;
       }
 
       double baseline_us = 0;

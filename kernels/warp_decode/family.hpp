@@ -41,6 +41,12 @@ decltype(auto) with_x(Format f, Fn&& fn) {
   throw InputError("warp_decode: x must be bf16, f16 or f32 (got " + std::string(format_name(f)) + ")");
 }
 
+// The output formats the family writes (core/formats.hpp f32_to_code).
+inline void check_output_format(const std::string& who, Format y_format) {
+  if (y_format != Format::bf16 && y_format != Format::f16 && y_format != Format::f32)
+    throw InputError(who + ": y must be bf16, f16 or f32 (got " + std::string(format_name(y_format)) + ")");
+}
+
 // Device entry for one weight format (kernels.cuh, instantiated per format in
 // inst_<fmt>.cu so the CUDA build parallelizes).
 template <class HT, class W>
@@ -91,7 +97,7 @@ class WarpDecodeVariant final : public Variant {
     n.h_format = HT::format;
     n.down = lane_order(c.w2.format);
     n.combine = Combine::fold_partials;
-    n.output_format = Format::bf16;
+    n.output_format = c.y_format;
     return n;
   }
 

@@ -4,7 +4,7 @@
 // pre-filled with NaN (every element written), unselected experts' weights
 // NaN (never read), batch invariance and determinism; every weight format
 // (bf16, f16, fp8 channel/block128, MXFP8, MXFP4, NVFP4) with x in bf16, f16
-// and f32 on odd shapes, the quantized formats on the presets at T = 1 and 8
+// and f32 and y in bf16, f16 and f32 on odd shapes, the quantized formats on the presets at T = 1 and 8
 // (the host twins of the largest presets at larger T take minutes, and the
 // bf16 sweep above covers T). Each test skips itself
 // (with the reason) where no device answers, so CPU-only CI runs the binary.
@@ -43,17 +43,21 @@ std::string ident(std::string s) {
   return s;
 }
 
-// First differing element of two code buffers, as text (empty when equal).
-std::string first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int64_t H) {
+// First differing element of two buffers of (T, H) codes of format f, as
+// text (empty when equal).
+std::string first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int64_t H, Format f) {
   if (a.size() != b.size()) return "sizes differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
-  for (size_t i = 0; i < a.size(); i += 2) {
-    if (a[i] != b[i] || a[i + 1] != b[i + 1]) {
-      uint16_t x, y;
-      std::memcpy(&x, &a[i], 2);
-      std::memcpy(&y, &b[i], 2);
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "t=%lld i=%lld: 0x%04x (%.9g) vs 0x%04x (%.9g)", static_cast<long long>(i / 2 / H),
-                    static_cast<long long>(i / 2 % H), x, bf16_to_f32(x), y, bf16_to_f32(y));
+  const size_t n = static_cast<size_t>(format_bits(f) / 8);
+  for (size_t i = 0; i < a.size(); i += n) {
+    if (std::memcmp(&a[i], &b[i], n) != 0) {
+      uint32_t x = 0, y = 0;
+      std::memcpy(&x, &a[i], n);
+      std::memcpy(&y, &b[i], n);
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "t=%lld i=%lld: %s 0x%0*x (%.9g) vs 0x%0*x (%.9g)",
+                    static_cast<long long>(i / n / H), static_cast<long long>(i / n % H),
+                    std::string(format_name(f)).c_str(), static_cast<int>(2 * n), x, decode(f, x),
+                    static_cast<int>(2 * n), y, decode(f, y));
       return buf;
     }
   }
@@ -71,12 +75,16 @@ void check_variant_on_device(const Variant& v, const Case& c, const OracleResult
                       << "\nreplay: " << replay;
   std::vector<uint8_t> twin;
   v.run_host(c, twin);
-  const std::string diff = first_difference(y, twin, c.shape.H);
+  const std::string diff = first_difference(y, twin, c.shape.H, c.y_format);
   EXPECT_TRUE(diff.empty()) << v.name() << ": device != host twin at " << diff << "\nreplay: " << replay;
   const std::vector<uint8_t> again = run_on_device(v, c);
-  EXPECT_TRUE(again == y) << v.name() << ": second device run differs at " << first_difference(y, again, c.shape.H)
+  EXPECT_TRUE(again == y) << v.name() << ": second device run differs at " << first_difference(y, again, c.shape.H, c.y_format)
                           << "\nreplay: " << replay;
 }
+
+// Heavy-tailed values reach |y| ~ 1e5, past f16's largest finite 65504: f16
+// output there is the overflow test's subject, not an accuracy check.
+Format y_for(ValueDist v, Format y) { return v == ValueDist::heavy && y == Format::f16 ? Format::f32 : y; }
 
 // ---- presets x T x routing ------------------------------------------------
 
@@ -167,6 +175,7 @@ struct SmallConfig {
   Activation act;
   GateUpLayout layout;
   ValueDist values;
+  Format y;
   std::string variant;
 };
 
@@ -175,11 +184,13 @@ std::vector<SmallConfig> small_configs() {
                           {2, 1, 1, 3, 1},      {64, 129, 40, 12, 2}, {5, 520, 264, 5, 5}, {33, 263, 256, 16, 16}};
   const Activation acts[] = {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear};
   const ValueDist vals[] = {ValueDist::normal, ValueDist::heavy, ValueDist::uniform, ValueDist::cancel};
+  const Format ys[] = {Format::bf16, Format::f16, Format::f32};  // each output format on several shapes
   std::vector<SmallConfig> out;
   int i = 0;
   for (const Shape& s : shapes) {
     for (const char* v : kVariants)
-      out.push_back({s, acts[i % 4], i % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated, vals[i % 4], v});
+      out.push_back({s, acts[i % 4], i % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated, vals[i % 4],
+                     y_for(vals[i % 4], ys[i % 3]), v});
     ++i;
   }
   return out;
@@ -193,6 +204,7 @@ Case small_case(const SmallConfig& sc) {
   g.act.kind = sc.act;
   g.layout = sc.layout;
   g.values = sc.values;
+  g.y_format = sc.y;
   g.routing = RoutingDist::zipf;
   g.storage = ExpertStorage::all;
   g.seed = 99 + static_cast<uint64_t>(sc.shape.H * 31 + sc.shape.T);
@@ -216,7 +228,7 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, SmallOnDevice, ::testing::ValuesIn(small_con
   return camel(s.variant) + "_bf16_" + std::string(activation_name(s.act)) + "_" +
          std::string(values_name(s.values)) + (s.layout == GateUpLayout::interleaved ? "_il" : "") + "_T" +
          std::to_string(s.shape.T) + "_H" + std::to_string(s.shape.H) + "_I" + std::to_string(s.shape.I) + "_E" +
-         std::to_string(s.shape.E) + "_k" + std::to_string(s.shape.k);
+         std::to_string(s.shape.E) + "_k" + std::to_string(s.shape.k) + "_y" + std::string(format_name(s.y));
 });
 
 // ---- every weight format x x format ------------------------------------------
@@ -227,7 +239,7 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, SmallOnDevice, ::testing::ValuesIn(small_con
 struct FormatConfig {
   std::string variant;
   WeightFormat weights;
-  Format x;
+  Format x, y;
   Shape shape;
   Activation act;
   GateUpLayout layout;
@@ -248,10 +260,17 @@ std::vector<FormatConfig> format_configs() {
       {{5, 288, 200, 4, 4}, Activation::swiglu_clamped, Format::f32, GateUpLayout::concatenated, ValueDist::uniform},
       {{9, 1024, 512, 8, 4}, Activation::swiglu, Format::bf16, GateUpLayout::concatenated, ValueDist::normal},
   };
+  // y per base, alternating by weight format so each sees all three (never
+  // f16 with the heavy base: y_for).
+  const Format ys[2][4] = {{Format::f16, Format::bf16, Format::f32, Format::bf16},
+                           {Format::bf16, Format::f32, Format::f16, Format::f32}};
   std::vector<FormatConfig> out;
   for (WeightFormat w : all_weight_formats())
-    for (const Base& b : bases)
-      for (const char* v : kVariants) out.push_back({v, w, b.x, b.shape, b.act, b.layout, b.values});
+    for (size_t q = 0; q < 4; ++q)
+      for (const char* v : kVariants) {
+        const Base& b = bases[q];
+        out.push_back({v, w, b.x, ys[static_cast<size_t>(w) % 2][q], b.shape, b.act, b.layout, b.values});
+      }
   return out;
 }
 
@@ -264,6 +283,7 @@ TEST_P(FormatOnDevice, UnroutedNaNExperts_WithinBound_EqualsTwin) {
   g.shape = fc.shape;
   g.weights = fc.weights;
   g.x_format = fc.x;
+  g.y_format = fc.y;
   g.act.kind = fc.act;
   g.layout = fc.layout;
   g.values = fc.values;
@@ -282,7 +302,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, FormatOnDevice, ::testing::ValuesIn(format_con
          std::string(activation_name(c.act)) + "_x" + std::string(format_name(c.x)) + "_" +
          std::string(values_name(c.values)) + (c.layout == GateUpLayout::interleaved ? "_il" : "") + "_T" +
          std::to_string(c.shape.T) + "_H" + std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" +
-         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k);
+         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k) + "_y" + std::string(format_name(c.y));
 });
 
 // Quantized formats on the model presets (the batched down paths: chunks
@@ -352,17 +372,20 @@ TEST(WarpDecodeGpu, Token_output_is_batch_invariant) {
     GenSpec g;
     g.shape = {17, 1032, 264, 16, 4};
     g.weights = wf;
+    const Format ys[] = {Format::bf16, Format::f16, Format::f32};
+    g.y_format = ys[static_cast<size_t>(wf) % 3];  // row slicing below in every output width
     g.routing = RoutingDist::zipf;
     g.seed = 3;
     const Case c = generate_case(g);
+    const int64_t row_bytes = c.shape.H * format_bits(c.y_format) / 8;
     for (const char* name : kVariants) {
       const Variant& v = find_variant(name);
       const std::vector<uint8_t> batch = run_on_device(v, c);
       for (int64_t t : {int64_t{0}, int64_t{7}, int64_t{16}}) {
         const std::vector<uint8_t> alone = run_on_device(v, single_token(c, t));
-        const std::vector<uint8_t> row(batch.begin() + t * c.shape.H * 2, batch.begin() + (t + 1) * c.shape.H * 2);
-        EXPECT_TRUE(alone == row) << name << " " << weight_format_name(wf) << " token " << t << ": "
-                                  << first_difference(alone, row, c.shape.H);
+        const std::vector<uint8_t> row(batch.begin() + t * row_bytes, batch.begin() + (t + 1) * row_bytes);
+        EXPECT_TRUE(alone == row) << name << " " << weight_format_name(wf) << " y " << format_name(c.y_format)
+                                  << " token " << t << ": " << first_difference(alone, row, c.shape.H, c.y_format);
       }
     }
   }

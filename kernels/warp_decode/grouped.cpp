@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "kernels/activation.hpp"
 #include "kernels/variant.hpp"
+#include "kernels/warp_decode/family.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck {
@@ -40,6 +41,7 @@ void run_twin(const Case& c, std::vector<uint8_t>& y) {
   const int64_t T = s.T, H = s.H, I = s.I, k = s.k;
   if (c.x_format != Format::bf16 || c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
     throw InputError("warp_decode_grouped twin: bf16 x and weights only");
+  check_output_format("warp_decode_grouped twin", c.y_format);
   std::vector<int64_t> slots(static_cast<size_t>(T * k));  // (T, k)
   for (int64_t tj = 0; tj < T * k; ++tj) {
     slots[tj] = c.slot_of(c.topk_ids[tj]);
@@ -77,7 +79,8 @@ void run_twin(const Case& c, std::vector<uint8_t>& y) {
     p[w] = butterfly_host(acc);
   }
 
-  y.assign(static_cast<size_t>(T * H) * 2, 0);  // (T, H) bf16 codes
+  const int64_t yb = format_bits(c.y_format) / 8;
+  y.assign(static_cast<size_t>(T * H * yb), 0);  // (T, H) codes of y_format, little endian
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < H; ++i) {
       float acc = 0.0f;
@@ -85,8 +88,8 @@ void run_twin(const Case& c, std::vector<uint8_t>& y) {
         const float wp = c.topk_weights[t * k + j] * p[(t * k + j) * H + i];  // one rounding (no contraction)
         acc = fadd(acc, wp);
       }
-      const uint16_t code = f32_to_bf16_rn(acc);
-      std::memcpy(&y[static_cast<size_t>(t * H + i) * 2], &code, 2);
+      const uint32_t code = f32_to_code(c.y_format, acc);
+      std::memcpy(&y[static_cast<size_t>((t * H + i) * yb)], &code, static_cast<size_t>(yb));  // little endian host
     }
   }
 }
@@ -104,7 +107,7 @@ class GroupedVariant final : public Variant {
   // grouping is a counting sort with a routing-only order; no float atomics.
   Claims claims() const override { return {true, true, true}; }
 
-  Numerics numerics(const Case&) const override {
+  Numerics numerics(const Case& c) const override {
     // warp_math.hpp's lane order, declared exactly: 8-term chunks dealt
     // round-robin to 32 lanes, one fma chain each from +0, xor butterfly.
     constexpr ReductionShape lane_order{kWarp, true, 0, kChunk};
@@ -117,7 +120,7 @@ class GroupedVariant final : public Variant {
     // y = sum_j RN(w_j p_j) in order from +0, p_j the finished fp32 D_j h_j.
     n.combine = Combine::per_expert_outputs;
     n.expert_out_format = Format::f32;
-    n.output_format = Format::bf16;
+    n.output_format = c.y_format;
     return n;
   }
 

@@ -13,6 +13,7 @@
 #include "kernels/activation.hpp"
 #include "kernels/variant.hpp"
 #include "kernels/warp_decode/device_primitives.cuh"
+#include "kernels/warp_decode/family.hpp"
 #include "kernels/warp_decode/grouped.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
@@ -33,7 +34,8 @@ struct Args {
   const uint16_t* w2;         // (S, H, I) bf16
   const int32_t* topk_ids;    // (T, k) storage slots
   const float* topk_weights;  // (T, k)
-  uint16_t* y;                // (T, H) bf16
+  void* y;                    // (T, H) codes of y_format
+  Format y_format;            // bf16, f16 or f32
   uint16_t* h;                // (T, k, I) bf16, workspace
   float* p;                   // (T, k, H) f32, workspace
   int32_t* sorted;            // (T k), workspace
@@ -222,8 +224,9 @@ __global__ void __launch_bounds__(kThreads) down_kernel(Args a) {
   allow_dependents();
 }
 
-// Combine: thread (t, i) -> y[t, i] = bf16(sum_j RN(w_j p[t, j, i])), j in
-// order from +0 (Combine::per_expert_outputs with fp32 expert outputs).
+// Combine: thread (t, i) -> y[t, i] = sum_j RN(w_j p[t, j, i]), j in order
+// from +0 (Combine::per_expert_outputs with fp32 expert outputs), stored in
+// y's format.
 __global__ void __launch_bounds__(256) combine_kernel(Args a) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   wait_for_producer();
@@ -234,7 +237,7 @@ __global__ void __launch_bounds__(256) combine_kernel(Args a) {
     const int64_t tj = t * a.k + j;
     acc = __fadd_rn(acc, __fmul_rn(a.topk_weights[tj], a.p[tj * a.H + i]));
   }
-  a.y[idx] = f32_to_bf16_rn(acc);
+  store_output(a.y, a.y_format, idx, acc);
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
@@ -273,6 +276,7 @@ void launch_dependent(K kernel, unsigned grid, unsigned block, size_t smem, cuda
 void launch(const DeviceArgs& d, void* workspace, CUstream_st* stream) {
   if (d.x_format != Format::bf16 || d.weight_format != WeightFormat::bf16)
     throw InputError("warp_decode_grouped: bf16 x and bf16 weights only");
+  check_output_format("warp_decode_grouped", d.y_format);
   const Shape s = d.shape;
   if (s.E > kMaxSlots)
     throw InputError("warp_decode_grouped: at most " + std::to_string(kMaxSlots) + " stored experts (got " +
@@ -281,7 +285,7 @@ void launch(const DeviceArgs& d, void* workspace, CUstream_st* stream) {
   auto* ws = static_cast<uint8_t*>(workspace);
   Args a{s.T, s.H, s.I, s.k, static_cast<int32_t>(s.E), d.layout, d.act,
          static_cast<const uint16_t*>(d.x), static_cast<const uint16_t*>(d.w13),
-         static_cast<const uint16_t*>(d.w2), d.topk_ids, d.topk_weights, static_cast<uint16_t*>(d.y),
+         static_cast<const uint16_t*>(d.w2), d.topk_ids, d.topk_weights, d.y, d.y_format,
          reinterpret_cast<uint16_t*>(ws + l.h), reinterpret_cast<float*>(ws + l.p),
          reinterpret_cast<int32_t*>(ws + l.sorted), reinterpret_cast<Tile*>(ws + l.tiles),
          reinterpret_cast<int32_t*>(ws + l.num_tiles)};

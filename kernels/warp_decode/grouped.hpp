@@ -8,7 +8,7 @@
 //
 // Device: grouping (one block) -> gate_up (warp per (tile, n), h bf16) ->
 // down (warp per (tile, i), p[t, j, i] fp32) -> combine (thread per (t, i):
-// y = sum_j RN(w_j p_j) in order j = 0..k-1 from +0, rounded to bf16), each a
+// y = sum_j RN(w_j p_j) in order j = 0..k-1 from +0, rounded to y's format), each a
 // programmatic dependent of the one before (sm_90+).
 #pragma once
 

@@ -47,17 +47,21 @@ std::string shape_name(const Shape& s) {
          std::to_string(s.E) + "_k" + std::to_string(s.k);
 }
 
-// First differing bf16 element of two code buffers, as text (empty when equal).
-std::string first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int64_t H) {
+// First differing element of two buffers of (T, H) codes of format f, as
+// text (empty when equal).
+std::string first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int64_t H, Format f) {
   if (a.size() != b.size()) return "sizes differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
-  for (size_t i = 0; i < a.size(); i += 2) {
-    if (a[i] != b[i] || a[i + 1] != b[i + 1]) {
-      uint16_t x, y;
-      std::memcpy(&x, &a[i], 2);
-      std::memcpy(&y, &b[i], 2);
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "t=%lld i=%lld: 0x%04x (%.9g) vs 0x%04x (%.9g)", static_cast<long long>(i / 2 / H),
-                    static_cast<long long>(i / 2 % H), x, bf16_to_f32(x), y, bf16_to_f32(y));
+  const size_t n = static_cast<size_t>(format_bits(f) / 8);
+  for (size_t i = 0; i < a.size(); i += n) {
+    if (std::memcmp(&a[i], &b[i], n) != 0) {
+      uint32_t x = 0, y = 0;
+      std::memcpy(&x, &a[i], n);
+      std::memcpy(&y, &b[i], n);
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "t=%lld i=%lld: %s 0x%0*x (%.9g) vs 0x%0*x (%.9g)",
+                    static_cast<long long>(i / n / H), static_cast<long long>(i / n % H),
+                    std::string(format_name(f)).c_str(), static_cast<int>(2 * n), x, decode(f, x),
+                    static_cast<int>(2 * n), y, decode(f, y));
       return buf;
     }
   }
@@ -70,18 +74,23 @@ void check_on_device(const Case& c, const OracleResult& o) {
   const std::string replay = replay_command(c, v.name(), "cuda", {});
   const std::vector<uint8_t> y = run_on_device(v, c);
   const CheckResult r = check_output(c, o, v, y);
-  EXPECT_TRUE(r.ok()) << kName << " bf16 " << shape_name(c.shape) << ": " << r.metrics.violations
+  const std::string what = std::string(kName) + " bf16 y" + std::string(format_name(c.y_format)) + " " + shape_name(c.shape);
+  EXPECT_TRUE(r.ok()) << what << ": " << r.metrics.violations
                       << " bound violations, " << r.metrics.nonfinite
                       << " non-finite (NaN sentinel = unwritten); first: " << r.first_violation << "\nreplay: " << replay;
   std::vector<uint8_t> twin;
   v.run_host(c, twin);
-  const std::string diff = first_difference(y, twin, c.shape.H);
-  EXPECT_TRUE(diff.empty()) << kName << " bf16 " << shape_name(c.shape) << ": device != host twin at " << diff
+  const std::string diff = first_difference(y, twin, c.shape.H, c.y_format);
+  EXPECT_TRUE(diff.empty()) << what << ": device != host twin at " << diff
                             << "\nreplay: " << replay;
   const std::vector<uint8_t> again = run_on_device(v, c);
-  EXPECT_TRUE(again == y) << kName << ": second device run differs at " << first_difference(y, again, c.shape.H)
+  EXPECT_TRUE(again == y) << what << ": second device run differs at " << first_difference(y, again, c.shape.H, c.y_format)
                           << "\nreplay: " << replay;
 }
+
+// Heavy-tailed values reach |y| ~ 1e5, past f16's largest finite 65504: f16
+// output there is the overflow test's subject, not an accuracy check.
+Format y_for(ValueDist v, Format y) { return v == ValueDist::heavy && y == Format::f16 ? Format::f32 : y; }
 
 // ---- presets x T x routing ------------------------------------------------
 
@@ -138,12 +147,13 @@ struct SmallConfig {
   Activation act;
   GateUpLayout layout;
   ValueDist values;
+  Format y;
 };
 
 std::string small_name(const SmallConfig& s) {
   return "WarpDecodeGrouped_bf16_" + std::string(activation_name(s.act)) + "_" + std::string(values_name(s.values)) +
          "_" + std::string(routing_name(s.routing)) + (s.layout == GateUpLayout::interleaved ? "_il_" : "_") +
-         shape_name(s.shape);
+         shape_name(s.shape) + "_y" + std::string(format_name(s.y));
 }
 
 std::vector<SmallConfig> small_configs() {
@@ -159,11 +169,12 @@ std::vector<SmallConfig> small_configs() {
   };
   const Activation acts[] = {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear};
   const ValueDist vals[] = {ValueDist::normal, ValueDist::heavy, ValueDist::uniform, ValueDist::cancel};
+  const Format ys[] = {Format::bf16, Format::f16, Format::f32};  // each output format on several shapes
   std::vector<SmallConfig> out;
   int i = 0;
   for (const auto& c : cases) {
     out.push_back({c.shape, c.routing, acts[i % 4], i % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated,
-                   vals[i % 4]});
+                   vals[i % 4], y_for(vals[i % 4], ys[i % 3])});
     ++i;
   }
   return out;
@@ -178,6 +189,7 @@ Case small_case(const SmallConfig& sc) {
   g.layout = sc.layout;
   g.values = sc.values;
   g.routing = sc.routing;
+  g.y_format = sc.y;
   g.storage = ExpertStorage::all;
   g.seed = 99 + static_cast<uint64_t>(sc.shape.H * 31 + sc.shape.T);
   Case c = generate_case(g);
@@ -199,42 +211,56 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, GroupedSmallOnDevice, ::testing::ValuesIn(sm
 // ---- batch invariance, grouping, agreement with warp_decode -----------------
 
 // A token alone (one pair per tile) and in a batch of 33 with zipf routing
-// (tiles of up to 8 tokens, split groups) gives the same bits.
+// (tiles of up to 8 tokens, split groups) gives the same bits, in every
+// output format.
 TEST(WarpDecodeGroupedGpu, Token_output_is_batch_invariant_T33_H1032) {
   SKIP_WITHOUT_GPU();
-  GenSpec g;
-  g.shape = {33, 1032, 264, 16, 4};
-  g.routing = RoutingDist::zipf;
-  g.seed = 3;
-  const Case c = generate_case(g);
-  const Variant& v = find_variant(kName);
-  const std::vector<uint8_t> batch = run_on_device(v, c);
-  for (int64_t t : {int64_t{0}, int64_t{7}, int64_t{16}, int64_t{32}}) {
-    const std::vector<uint8_t> alone = run_on_device(v, single_token(c, t));
-    const std::vector<uint8_t> row(batch.begin() + t * c.shape.H * 2, batch.begin() + (t + 1) * c.shape.H * 2);
-    EXPECT_TRUE(alone == row) << kName << " token " << t << " alone vs in the batch: "
-                              << first_difference(alone, row, c.shape.H);
+  for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
+    GenSpec g;
+    g.shape = {33, 1032, 264, 16, 4};
+    g.routing = RoutingDist::zipf;
+    g.y_format = yf;
+    g.seed = 3;
+    const Case c = generate_case(g);
+    const Variant& v = find_variant(kName);
+    const std::vector<uint8_t> batch = run_on_device(v, c);
+    const int64_t row_bytes = c.shape.H * format_bits(yf) / 8;
+    for (int64_t t : {int64_t{0}, int64_t{7}, int64_t{16}, int64_t{32}}) {
+      const std::vector<uint8_t> alone = run_on_device(v, single_token(c, t));
+      const std::vector<uint8_t> row(batch.begin() + t * row_bytes, batch.begin() + (t + 1) * row_bytes);
+      EXPECT_TRUE(alone == row) << kName << " y " << format_name(yf) << " token " << t << " alone vs in the batch: "
+                                << first_difference(alone, row, c.shape.H, yf);
+    }
   }
 }
 
-// k = 1, routing weight 1: both variants output bf16(butterfly of the same
-// lane chains over the same h) (grouped_twin_test.cpp explains), so equal
-// device bits show that the grouped kernels reproduce warp_decode's h.
+// k = 1, routing weight 1: both variants output the butterfly of the same
+// lane chains over the same h in y's format (grouped_twin_test.cpp
+// explains), so equal device bits show that the grouped kernels reproduce
+// warp_decode's h; f32 output compares the fp32 sums themselves.
 TEST(WarpDecodeGroupedGpu, One_expert_unit_weight_equals_warp_decode_T24_H2050) {
   SKIP_WITHOUT_GPU();
-  GenSpec g;
-  g.shape = {24, 2050, 264, 4, 1};
-  g.routing = RoutingDist::zipf;
-  g.seed = 8;
-  Case c = generate_case(g);
-  for (float& w : c.topk_weights) w = 1.0f;
-  const std::vector<uint8_t> yg = run_on_device(find_variant(kName), c);
-  const std::vector<uint8_t> yw = run_on_device(find_variant("warp_decode"), c);
-  ASSERT_EQ(yg.size(), yw.size());
-  for (size_t q = 0; q < yg.size(); q += 2) {
-    const uint16_t a = static_cast<uint16_t>(yg[q] | yg[q + 1] << 8), b = static_cast<uint16_t>(yw[q] | yw[q + 1] << 8);
-    if ((a & 0x7fff) == 0 && (b & 0x7fff) == 0) continue;  // the fold may flip a zero's sign
-    ASSERT_EQ(a, b) << "y[" << q / 2 / 2050 << ", " << q / 2 % 2050 << "]: grouped vs warp_decode";
+  for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
+    GenSpec g;
+    g.shape = {24, 2050, 264, 4, 1};
+    g.routing = RoutingDist::zipf;
+    g.y_format = yf;
+    g.seed = 8;
+    Case c = generate_case(g);
+    for (float& w : c.topk_weights) w = 1.0f;
+    const std::vector<uint8_t> yg = run_on_device(find_variant(kName), c);
+    const std::vector<uint8_t> yw = run_on_device(find_variant("warp_decode"), c);
+    ASSERT_EQ(yg.size(), yw.size());
+    const size_t yb = static_cast<size_t>(format_bits(yf) / 8);
+    const uint32_t magnitude = yf == Format::f32 ? 0x7fffffffu : 0x7fffu;
+    for (size_t q = 0; q < yg.size(); q += yb) {
+      uint32_t a = 0, b = 0;
+      std::memcpy(&a, &yg[q], yb);
+      std::memcpy(&b, &yw[q], yb);
+      if ((a & magnitude) == 0 && (b & magnitude) == 0) continue;  // the fold may flip a zero's sign
+      ASSERT_EQ(a, b) << "y " << format_name(yf) << " [" << q / yb / 2050 << ", " << q / yb % 2050
+                      << "]: grouped vs warp_decode";
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 // the host grouping, and h / lane order against warp_decode.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct Config {
   GateUpLayout layout;
   ValueDist values;
   RoutingDist routing;
+  Format y;
   uint64_t seed;
 };
 
@@ -31,8 +33,12 @@ std::string config_name(const Config& c) {
   return "WarpDecodeGrouped_bf16_" + std::string(activation_name(c.act)) + "_" + std::string(values_name(c.values)) +
          "_" + std::string(routing_name(c.routing)) + "_" + (c.layout == GateUpLayout::interleaved ? "il_" : "") + "T" +
          std::to_string(c.shape.T) + "_H" + std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" +
-         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k);
+         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k) + "_y" + std::string(format_name(c.y));
 }
+
+// Heavy-tailed values reach |y| ~ 1e5, past f16's largest finite 65504: f16
+// output there is the overflow test's subject, not an accuracy check.
+Format y_for(ValueDist v, Format y) { return v == ValueDist::heavy && y == Format::f16 ? Format::f32 : y; }
 
 // The routings that shape the tiles: one_set with k = 1 puts every token on
 // one expert (T / 8 full tiles and a tail), distinct gives one pair per
@@ -53,11 +59,12 @@ std::vector<Config> configs() {
       {{63, 129, 13, 9, 2}, RoutingDist::zipf},        {{15, 257, 3, 16, 16}, RoutingDist::one_set},
       {{11, 515, 130, 8, 8}, RoutingDist::zipf},       {{49, 8, 64, 4, 2}, RoutingDist::adversarial},
   };
+  const Format ys[] = {Format::bf16, Format::f16, Format::f32};
   std::vector<Config> out;
   int i = 0;
   for (const auto& c : cases) {
     out.push_back({c.shape, acts[i % 4], i % 3 == 1 ? GateUpLayout::interleaved : GateUpLayout::concatenated,
-                   vals[(i / 2) % 4], c.routing, 2000 + static_cast<uint64_t>(i)});
+                   vals[(i / 2) % 4], c.routing, y_for(vals[(i / 2) % 4], ys[i % 3]), 2000 + static_cast<uint64_t>(i)});
     ++i;
   }
   return out;
@@ -70,6 +77,7 @@ Case make(const Config& cf) {
   g.layout = cf.layout;
   g.values = cf.values;
   g.routing = cf.routing;
+  g.y_format = cf.y;
   g.seed = cf.seed;
   return generate_case(g);
 }
@@ -81,11 +89,11 @@ TEST_P(GroupedTwinVsOracle, WithinRigorousBound) {
   const Case c = make(cf);
   const Variant& v = find_variant("warp_decode_grouped");
   ASSERT_TRUE(v.supports(c).ok);
-  std::vector<uint8_t> y(static_cast<size_t>(c.shape.T * c.shape.H * 2), 0xFF);  // poisoned
+  std::vector<uint8_t> y(static_cast<size_t>(c.shape.T * c.shape.H * format_bits(cf.y) / 8), 0xFF);  // poisoned
   v.run_host(c, y);
   const OracleResult o = run_oracle(c);
   const CheckResult r = check_output(c, o, v, y);
-  EXPECT_TRUE(r.ok()) << v.name() << " bf16 " << config_name(cf) << ": " << r.metrics.violations << " violations, "
+  EXPECT_TRUE(r.ok()) << v.name() << " " << config_name(cf) << ": " << r.metrics.violations << " violations, "
                       << r.metrics.nonfinite << " non-finite; first: " << r.first_violation
                       << "\nreplay: " << replay_command(c, v.name(), "host", {});
   std::vector<uint8_t> y2;
@@ -136,52 +144,63 @@ TEST(WarpDecodeGroupedGrouping, Sorted_by_slot_ascending_within_tiles_bounded) {
 
 // With k = 1 and routing weight 1, warp_decode's fold fma(1, p_lane, +0) is
 // the lane partial itself and the grouped combine RN(1 * p) is p: both
-// outputs are then bf16(butterfly of the same lane chains over the same h),
-// so equal bits show that h and both lane orders match warp_decode's.
+// outputs are then the butterfly of the same lane chains over the same h,
+// stored in y's format (f32: the butterfly's bits themselves), so equal
+// bits show that h and both lane orders match warp_decode's.
 TEST(WarpDecodeGroupedTwin, One_expert_unit_weight_equals_warp_decode) {
-  for (const Shape& s : {Shape{9, 2050, 77, 4, 1}, Shape{33, 263, 256, 3, 1}, Shape{5, 37, 9, 16, 1}}) {
-    GenSpec g;
-    g.shape = s;
-    g.routing = RoutingDist::zipf;
-    g.seed = 31;
-    Case c = generate_case(g);
-    for (float& w : c.topk_weights) w = 1.0f;
-    std::vector<uint8_t> yg, yw;
-    find_variant("warp_decode_grouped").run_host(c, yg);
-    find_variant("warp_decode").run_host(c, yw);
-    ASSERT_EQ(yg.size(), yw.size());
-    int64_t nonzero = 0;
-    for (size_t q = 0; q < yg.size(); q += 2) {
-      const uint16_t a = static_cast<uint16_t>(yg[q] | yg[q + 1] << 8), b = static_cast<uint16_t>(yw[q] | yw[q + 1] << 8);
-      nonzero += (a & 0x7fff) != 0;
-      if ((a & 0x7fff) == 0 && (b & 0x7fff) == 0) continue;  // +0 / -0: the fold may flip a zero's sign
-      ASSERT_EQ(a, b) << "T=" << s.T << " H=" << s.H << " I=" << s.I << ": y[" << q / 2 / s.H << ", " << q / 2 % s.H
-                      << "] grouped 0x" << std::hex << a << " warp_decode 0x" << b;
+  for (const Shape& s : {Shape{9, 2050, 77, 4, 1}, Shape{33, 263, 256, 3, 1}, Shape{5, 37, 9, 16, 1}})
+    for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
+      GenSpec g;
+      g.shape = s;
+      g.routing = RoutingDist::zipf;
+      g.y_format = yf;
+      g.seed = 31;
+      Case c = generate_case(g);
+      for (float& w : c.topk_weights) w = 1.0f;
+      std::vector<uint8_t> yg, yw;
+      find_variant("warp_decode_grouped").run_host(c, yg);
+      find_variant("warp_decode").run_host(c, yw);
+      ASSERT_EQ(yg.size(), yw.size());
+      const size_t yb = static_cast<size_t>(format_bits(yf) / 8);
+      const uint32_t magnitude = yf == Format::f32 ? 0x7fffffffu : 0x7fffu;
+      int64_t nonzero = 0;
+      for (size_t q = 0; q < yg.size(); q += yb) {
+        uint32_t a = 0, b = 0;
+        std::memcpy(&a, &yg[q], yb);
+        std::memcpy(&b, &yw[q], yb);
+        nonzero += (a & magnitude) != 0;
+        if ((a & magnitude) == 0 && (b & magnitude) == 0) continue;  // +0 / -0: the fold may flip a zero's sign
+        ASSERT_EQ(a, b) << "y " << format_name(yf) << " T=" << s.T << " H=" << s.H << " I=" << s.I << ": y["
+                        << q / yb / s.H << ", " << q / yb % s.H << "] grouped 0x" << std::hex << a
+                        << " warp_decode 0x" << b;
+      }
+      EXPECT_GT(nonzero, static_cast<int64_t>(yg.size() / yb) / 4) << "mostly zero outputs: comparison would be vacuous";
     }
-    EXPECT_GT(nonzero, static_cast<int64_t>(yg.size()) / 4) << "mostly zero outputs: comparison would be vacuous";
-  }
 }
 
 // Integer inputs with the bilinear activation: every intermediate exact
 // (|h| <= 256 with H = 7), so the output is the exact value rounded once.
 TEST(WarpDecodeGroupedTwin, Integer_bilinear_is_exact) {
-  GenSpec g;
-  g.shape = {13, 7, 77, 9, 4};
-  g.act.kind = Activation::bilinear;
-  g.values = ValueDist::integer;
-  g.seed = 77;
-  const Case c = generate_case(g);
-  std::vector<uint8_t> y;
-  find_variant("warp_decode_grouped").run_host(c, y);
-  const OracleResult o = run_oracle(c);
-  const auto yd = decode_output(y, Format::bf16, c.shape.T * c.shape.H);
-  int64_t nonzero = 0;
-  for (size_t i = 0; i < yd.size(); ++i) {
-    ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
-    ASSERT_EQ(yd[i], round_to(Format::bf16, o.y(static_cast<int64_t>(i)))) << "element " << i;
-    nonzero += yd[i] != 0;
+  for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
+    GenSpec g;
+    g.shape = {13, 7, 77, 9, 4};
+    g.act.kind = Activation::bilinear;
+    g.values = ValueDist::integer;
+    g.y_format = yf;
+    g.seed = 77;
+    const Case c = generate_case(g);
+    std::vector<uint8_t> y;
+    find_variant("warp_decode_grouped").run_host(c, y);
+    const OracleResult o = run_oracle(c);
+    const auto yd = decode_output(y, yf, c.shape.T * c.shape.H);
+    int64_t nonzero = 0;
+    for (size_t i = 0; i < yd.size(); ++i) {
+      ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
+      ASSERT_EQ(yd[i], round_to(yf, o.y(static_cast<int64_t>(i)))) << "y " << format_name(yf) << " element " << i;
+      nonzero += yd[i] != 0;
+    }
+    EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
   }
-  EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
 }
 
 }  // namespace

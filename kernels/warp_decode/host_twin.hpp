@@ -45,7 +45,8 @@ void run_twin_fmt(const Case& c, std::vector<uint8_t>& y) {
   }
 
   // Kernel 2: one warp per (t, i), w_j folded into one accumulator per lane.
-  y.assign(static_cast<size_t>(T * H) * 2, 0);  // (T, H) bf16 codes
+  const int64_t yb = format_bits(c.y_format) / 8;
+  y.assign(static_cast<size_t>(T * H * yb), 0);  // (T, H) codes of y_format, little endian
 #pragma omp parallel for schedule(static)
   for (int64_t w = 0; w < T * H; ++w) {
     const int64_t i = w % H, t = w / H;
@@ -61,8 +62,8 @@ void run_twin_fmt(const Case& c, std::vector<uint8_t>& y) {
         acc[l] = ffma(wj, p, acc[l]);
       }
     }
-    const uint16_t code = f32_to_bf16_rn(butterfly_host(acc));
-    std::memcpy(&y[static_cast<size_t>(w) * 2], &code, 2);
+    const uint32_t code = f32_to_code(c.y_format, butterfly_host(acc));
+    std::memcpy(&y[static_cast<size_t>(w * yb)], &code, static_cast<size_t>(yb));  // little endian host
   }
 }
 
@@ -70,6 +71,7 @@ template <class HT>
 void run_twin(const Case& c, std::vector<uint8_t>& y) {
   if (c.w13.format != c.w2.format)
     throw InputError("warp_decode twin: w13 and w2 must share one weight format");
+  check_output_format("warp_decode twin", c.y_format);
   with_weights(c.w13.format, [&](auto w) {
     with_x(c.x_format, [&](auto x) { run_twin_fmt<HT, decltype(w), decltype(x)>(c, y); });
   });

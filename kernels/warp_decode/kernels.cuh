@@ -34,7 +34,8 @@ struct KernelArgs {
   const float* w2_ts;
   const int32_t* topk_ids;     // (T, k) storage slots
   const float* topk_weights;   // (T, k)
-  uint16_t* y;                 // (T, H) bf16
+  void* y;                     // (T, H) codes of y_format
+  Format y_format;             // bf16, f16 or f32
 };
 
 __device__ __forceinline__ void unpack_bf16(uint4 q, float (&v)[8]) {
@@ -299,7 +300,7 @@ __global__ void __launch_bounds__(kThreads) down_kernel(KernelArgs a, const type
     }
   }
   acc = warp_sum(acc);
-  if (lane == 0) a.y[warp] = f32_to_bf16_rn(acc);
+  if (lane == 0) store_output(a.y, a.y_format, warp, acc);
 }
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
@@ -336,10 +337,11 @@ void launch_fmt(const DeviceArgs& d, void* workspace, CUstream_st* stream) {
   if (d.weight_format != W::format)
     throw InputError("warp_decode: weight format " + std::string(weight_format_name(d.weight_format)) +
                      " dispatched to the " + std::string(weight_format_name(W::format)) + " kernels");
+  check_output_format("warp_decode", d.y_format);
   const Shape s = d.shape;
   KernelArgs a{s.T,          s.H,         s.I,       s.k,          d.layout,           d.act,
                d.x,          d.w13,       d.w13_scale, d.w13_tensor_scale, d.w2, d.w2_scale,
-               d.w2_tensor_scale, d.topk_ids, d.topk_weights, static_cast<uint16_t*>(d.y)};
+               d.w2_tensor_scale, d.topk_ids, d.topk_weights, d.y,         d.y_format};
   auto* h = static_cast<typename HT::Store*>(workspace);
   const bool vec1 = s.H % W::kChunk == 0 && aligned16(d.x) && aligned16(d.w13);
   const bool vec2 = s.I % W::kChunk == 0 && aligned16(d.w2) && aligned16(workspace);

@@ -25,6 +25,7 @@ struct Config {
   GateUpLayout layout;
   ValueDist values;
   RoutingDist routing;
+  Format y;
   uint64_t seed;
 };
 
@@ -33,8 +34,12 @@ std::string config_name(const Config& c) {
   return v + "_bf16_" + std::string(activation_name(c.act)) + "_" + std::string(values_name(c.values)) + "_" +
          std::string(routing_name(c.routing)) + "_" + (c.layout == GateUpLayout::interleaved ? "il_" : "") + "T" +
          std::to_string(c.shape.T) + "_H" + std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" +
-         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k);
+         std::to_string(c.shape.E) + "_k" + std::to_string(c.shape.k) + "_y" + std::string(format_name(c.y));
 }
+
+// Heavy-tailed values reach |y| ~ 1e5, past f16's largest finite 65504: f16
+// output there is the overflow test's subject, not an accuracy check.
+Format y_for(ValueDist v, Format y) { return v == ValueDist::heavy && y == Format::f16 ? Format::f32 : y; }
 
 // Deterministic spread over the edges: odd and tiny H and I (tails of the
 // 8-element chunks and of the 32 lanes), k = 1 .. E, T = 1 .. 63 odd.
@@ -48,6 +53,7 @@ std::vector<Config> configs() {
                             ValueDist::cancel};
   const RoutingDist routes[] = {RoutingDist::uniform, RoutingDist::zipf, RoutingDist::one_set, RoutingDist::distinct,
                                 RoutingDist::adversarial};
+  const Format ys[] = {Format::bf16, Format::f16, Format::f32};
   std::vector<Config> out;
   for (const char* variant : {"warp_decode", "warp_decode_h32"}) {
     for (int i = 0; i < 20; ++i) {
@@ -62,6 +68,7 @@ std::vector<Config> configs() {
       c.layout = (i / 4) % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated;
       c.values = vals[(i / 2) % 5];
       c.routing = routes[(i / 3) % 5];
+      c.y = y_for(c.values, ys[(i / 2) % 3]);
       c.seed = 1000 + static_cast<uint64_t>(i);
       out.push_back(c);
     }
@@ -76,6 +83,7 @@ Case make(const Config& cf) {
   g.layout = cf.layout;
   g.values = cf.values;
   g.routing = cf.routing;
+  g.y_format = cf.y;
   g.seed = cf.seed;
   return generate_case(g);
 }
@@ -108,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(Random, TwinVsOracle, ::testing::ValuesIn(configs()),
 struct FormatConfig {
   std::string variant;
   WeightFormat weights;
-  Format x;
+  Format x, y;
   Shape shape;
   Activation act;
   GateUpLayout layout;
@@ -121,13 +129,14 @@ std::string format_config_name(const FormatConfig& c) {
          std::string(format_name(c.x)) + "_" + std::string(values_name(c.values)) +
          (c.layout == GateUpLayout::interleaved ? "_il" : "") + "_T" + std::to_string(c.shape.T) + "_H" +
          std::to_string(c.shape.H) + "_I" + std::to_string(c.shape.I) + "_E" + std::to_string(c.shape.E) + "_k" +
-         std::to_string(c.shape.k);
+         std::to_string(c.shape.k) + "_y" + std::string(format_name(c.y));
 }
 
 // Per format: scalar tails (H = 2050, I = 77: not multiples of 16 or 32),
 // vector paths with partly filled lanes (I = 96: 3 fp4 chunks), and a mixed
 // case (fp4 vector gate/up over H = 288, scalar down over I = 200); more
-// than 128 rows so fp8_block128 crosses row blocks; x in every format.
+// than 128 rows so fp8_block128 crosses row blocks; x in every format, and
+// y in every format for every weight format.
 std::vector<FormatConfig> format_configs() {
   struct Base {
     Shape shape;
@@ -141,11 +150,16 @@ std::vector<FormatConfig> format_configs() {
       {{3, 512, 96, 5, 2}, Activation::geglu, Format::f16, GateUpLayout::interleaved, ValueDist::heavy},
       {{5, 288, 200, 4, 4}, Activation::swiglu_clamped, Format::f32, GateUpLayout::concatenated, ValueDist::uniform},
   };
+  // y per base, alternating by weight format so each sees all three; never
+  // f16 with the heavy base (y_for).
+  const Format ys[2][3] = {{Format::f16, Format::bf16, Format::f32}, {Format::bf16, Format::f32, Format::f16}};
   std::vector<FormatConfig> out;
   for (WeightFormat w : all_weight_formats())
-    for (const Base& b : bases)
-      for (const char* variant : {"warp_decode", "warp_decode_h32"})
-        out.push_back({variant, w, b.x, b.shape, b.act, b.layout, b.values});
+    for (size_t q = 0; q < 3; ++q)
+      for (const char* variant : {"warp_decode", "warp_decode_h32"}) {
+        const Base& b = bases[q];
+        out.push_back({variant, w, b.x, ys[static_cast<size_t>(w) % 2][q], b.shape, b.act, b.layout, b.values});
+      }
   return out;
 }
 
@@ -157,6 +171,7 @@ TEST_P(FormatTwinVsOracle, WithinRigorousBound) {
   g.shape = cf.shape;
   g.weights = cf.weights;
   g.x_format = cf.x;
+  g.y_format = cf.y;
   g.act.kind = cf.act;
   g.layout = cf.layout;
   g.values = cf.values;
@@ -165,7 +180,7 @@ TEST_P(FormatTwinVsOracle, WithinRigorousBound) {
   const Case c = generate_case(g);
   const Variant& v = find_variant(cf.variant);
   ASSERT_TRUE(v.supports(c).ok) << v.supports(c).reason;
-  std::vector<uint8_t> y(static_cast<size_t>(c.shape.T * c.shape.H * 2), 0xFF);  // poisoned
+  std::vector<uint8_t> y(static_cast<size_t>(c.shape.T * c.shape.H * format_bits(cf.y) / 8), 0xFF);  // poisoned
   v.run_host(c, y);
   const OracleResult o = run_oracle(c);
   const CheckResult r = check_output(c, o, v, y);
@@ -295,25 +310,29 @@ TEST(WarpDecodeTwin, Supports_every_format_but_not_mixed_ones) {
 // and the bilinear activation keep every step exact while every
 // intermediate fits its format: |h| <= 256 for bf16 h (H = 7: |g|, |u| <= 14),
 // < 2^24 for fp32 h and the fp32 sums (H = 60, I = 15: |p| < 2^18).
-// The output must then be the exact value rounded once to bf16.
+// The output must then be the exact value rounded once to the output format
+// (f32: the exact value itself).
 void expect_exact(const char* name, Shape shape) {
-  GenSpec g;
-  g.shape = shape;
-  g.act.kind = Activation::bilinear;
-  g.values = ValueDist::integer;
-  g.seed = 77;
-  const Case c = generate_case(g);
-  std::vector<uint8_t> y;
-  find_variant(name).run_host(c, y);
-  const OracleResult o = run_oracle(c);
-  const auto yd = decode_output(y, Format::bf16, c.shape.T * c.shape.H);
-  int64_t nonzero = 0;
-  for (size_t i = 0; i < yd.size(); ++i) {
-    ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
-    ASSERT_EQ(yd[i], round_to(Format::bf16, o.y(static_cast<int64_t>(i)))) << name << " element " << i;
-    nonzero += yd[i] != 0;
+  for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
+    GenSpec g;
+    g.shape = shape;
+    g.act.kind = Activation::bilinear;
+    g.values = ValueDist::integer;
+    g.y_format = yf;
+    g.seed = 77;
+    const Case c = generate_case(g);
+    std::vector<uint8_t> y;
+    find_variant(name).run_host(c, y);
+    const OracleResult o = run_oracle(c);
+    const auto yd = decode_output(y, yf, c.shape.T * c.shape.H);
+    int64_t nonzero = 0;
+    for (size_t i = 0; i < yd.size(); ++i) {
+      ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
+      ASSERT_EQ(yd[i], round_to(yf, o.y(static_cast<int64_t>(i)))) << name << " y " << format_name(yf) << " element " << i;
+      nonzero += yd[i] != 0;
+    }
+    EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
   }
-  EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
 }
 
 TEST(WarpDecodeTwin, Integer_bilinear_is_exact) {
@@ -337,6 +356,71 @@ TEST(WarpDecodeTwin, Undeclared_bf16_rounding_of_h_is_caught) {
   EXPECT_TRUE(honest.ok()) << honest.first_violation;
   const CheckResult lying = check_output(c, o, find_variant("warp_decode_h32"), y);
   EXPECT_GT(lying.metrics.violations, 0) << "bf16 h passed the fp32-h bound: the bound cannot see this rounding";
+}
+
+// An f16 output past f16's range is stored as inf (round to nearest, as
+// f32_to_f16_rn and encode do) and reported as non-finite with its location,
+// not a crash; the same case in f32 and bf16 passes.
+TEST(WarpDecodeTwin, F16_output_overflow_is_reported_as_non_finite) {
+  GenSpec g;
+  g.shape = {2, 64, 32, 4, 2};
+  g.seed = 9;
+  for (Format yf : {Format::f16, Format::f32, Format::bf16}) {
+    g.y_format = yf;
+    Case c = generate_case(g);
+    for (float& w : c.topk_weights) w *= 0x1p24f;  // |y| ~ 2^24 >> 65504
+    for (const char* name : {"warp_decode", "warp_decode_h32"}) {
+      const Variant& v = find_variant(name);
+      std::vector<uint8_t> y;
+      v.run_host(c, y);
+      const CheckResult r = check_output(c, run_oracle(c), v, y);
+      if (yf == Format::f16) {
+        EXPECT_FALSE(r.ok()) << name;
+        EXPECT_GT(r.metrics.nonfinite, c.shape.T * c.shape.H / 2) << name;
+        EXPECT_TRUE(std::isinf(r.y[0])) << name << ": y[0] = " << r.y[0];
+        EXPECT_FALSE(r.first_violation.empty()) << name;
+      } else {
+        EXPECT_TRUE(r.ok()) << name << " y " << format_name(yf) << ": " << r.first_violation;
+      }
+    }
+  }
+}
+
+// The harness refuses an output in another format than the case asks for.
+TEST(WarpDecodeTwin, Output_in_a_format_not_asked_for_fails_the_check) {
+  GenSpec g;
+  g.shape = {2, 64, 32, 4, 2};
+  const Case bf = generate_case(g);
+  g.y_format = Format::f32;
+  const Case f32 = generate_case(g);
+  const Variant& v = find_variant("warp_decode");
+  std::vector<uint8_t> y;
+  v.run_host(bf, y);
+  // Judged against a case that asked for f32 by a variant declaring bf16: a
+  // stand-in for a variant that ignores y_format.
+  struct IgnoresYFormat : Variant {
+    const Variant& v;
+    explicit IgnoresYFormat(const Variant& inner) : v(inner) {}
+    std::string name() const override { return "ignores_y_format"; }
+    std::string family() const override { return "test"; }
+    std::string description() const override { return ""; }
+    Claims claims() const override { return v.claims(); }
+    Numerics numerics(const Case& c) const override {
+      Numerics n = v.numerics(c);
+      n.output_format = Format::bf16;
+      return n;
+    }
+    Support supports(const Case& c) const override { return v.supports(c); }
+    bool has_device() const override { return false; }
+    size_t workspace_bytes(const Shape&) const override { return 0; }
+    void run_device(const DeviceArgs&, void*, CUstream_st*) const override {}
+    void run_host(const Case& c, std::vector<uint8_t>& out) const override { v.run_host(c, out); }
+  } lazy(v);
+  const CheckResult r = check_output(f32, run_oracle(f32), lazy, y);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.first_violation.find("declares output bf16 but the case asks for y in f32"), std::string::npos)
+      << r.first_violation;
+  EXPECT_TRUE(check_output(bf, run_oracle(bf), v, y).ok());
 }
 
 }  // namespace

@@ -62,19 +62,21 @@ class Buggy final : public Variant {
   Claims claims() const override { return {true, true, true}; }
 
   // The declaration of a correct sequential kernel: the bugs are undeclared.
-  Numerics numerics(const Case&) const override {
+  Numerics numerics(const Case& c) const override {
     Numerics n;
     n.gate_up = ReductionShape{1, true, 0};
     n.activation_ulps = 1;
     n.h_format = Format::f32;
     n.down = ReductionShape{1, true, 0};
     n.combine = Combine::fold_partials;
-    n.output_format = Format::bf16;
+    n.output_format = c.y_format;
     return n;
   }
 
   Support supports(const Case& c) const override {
     if (c.x_format != Format::bf16) return Support::no(name() + " takes bf16 x");
+    if (c.y_format != Format::bf16 && c.y_format != Format::f16 && c.y_format != Format::f32)
+      return Support::no(name() + " writes y in bf16, f16 or f32");
     if (c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
       return Support::no(name() + " takes bf16 weights");
     return Support::yes();
@@ -110,13 +112,14 @@ class Buggy final : public Variant {
     }
     const bool reverse = bug_ == Bug::nondet && calls_++ % 2 == 1;
     // bug_unwritten relies on the caller's NaN prefill staying visible.
-    y.resize(static_cast<size_t>(s.T * s.H) * 2, 0xFF);  // (T, H) bf16
+    const int64_t yb = format_bits(c.y_format) / 8;
+    y.resize(static_cast<size_t>(s.T * s.H * yb), 0xFF);  // (T, H) codes of y_format, little endian
     for (int64_t idx = 0; idx < s.T * s.H; ++idx) {
       const int64_t t = idx / s.H, i = idx % s.H;
       if (skips_write(bug_, s.H, t, i)) continue;
-      const uint16_t code = f32_to_bf16_rn(
-          y_element(bug_, h.data(), w2, slots.data(), c.topk_weights.data(), s, S, t, i, reverse));
-      std::memcpy(&y[idx * 2], &code, 2);
+      const uint32_t code = f32_to_code(
+          c.y_format, y_element(bug_, h.data(), w2, slots.data(), c.topk_weights.data(), s, S, t, i, reverse));
+      std::memcpy(&y[idx * yb], &code, static_cast<size_t>(yb));  // little endian host
     }
   }
 

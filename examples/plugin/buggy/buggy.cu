@@ -37,7 +37,11 @@ __global__ void y_kernel(Bug bug, moecheck::DeviceArgs a, const float* h) {
   const bool reverse = bug == Bug::nondet && g_nondet_calls % 2 == 1;
   const float acc = y_element(bug, h, static_cast<const uint16_t*>(a.w2), a.topk_ids, a.topk_weights, s, s.E, t, i,
                               reverse);
-  static_cast<uint16_t*>(a.y)[idx] = moecheck::f32_to_bf16_rn(acc);
+  const uint32_t code = moecheck::f32_to_code(a.y_format, acc);  // bf16, f16 or f32 (supports())
+  if (a.y_format == moecheck::Format::f32)
+    static_cast<uint32_t*>(a.y)[idx] = code;
+  else
+    static_cast<uint16_t*>(a.y)[idx] = static_cast<uint16_t>(code);
 }
 
 __global__ void bump_calls() { ++g_nondet_calls; }

@@ -2,7 +2,7 @@
 // kernels (buggy.cu) and the host twins (buggy.cpp) so that both have the
 // same bug and the twin is bit-exact by construction. Each bug is otherwise
 // the simplest correct layer: one sequential fp32 fma chain per dot product,
-// h in fp32, bf16 output.
+// h in fp32, output in the case's y format.
 #pragma once
 
 #include <cstdint>
@@ -93,7 +93,7 @@ MOECHECK_HD float down_dot(Bug bug, const uint16_t* d, const float* h, int64_t I
   return p;
 }
 
-// y[t, i] as fp32 before the bf16 rounding: each list entry's finished dot
+// y[t, i] as fp32 before the rounding to y's format: each list entry's finished dot
 // product scaled by its routing weight (0 for bug_dense's extra entries) and
 // folded in list order. h is (T, L, I), L = list_len; w2 (S, H, I) bf16.
 // The list is walked in one pass (list_slot per entry would be quadratic).
