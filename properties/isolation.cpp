@@ -77,6 +77,11 @@ std::string exactness_obstacle(const Case& c, const OracleResult& o, const Numer
       for (int64_t r = 0; r < w->R; ++r) {
         w->dequant_row(e, r, row.data());
         if (!std::all_of(row.begin(), row.begin() + w->K, is_integer)) return "weights are not all integers";
+        // A declared tile rounding of the weights keeps integers only within its exact range.
+        if (n.weight_tile_format)
+          for (int64_t q = 0; q < w->K; ++q)
+            if (std::fabs(row[q]) > exact_range(*n.weight_tile_format))
+              return "weights exceed the exact integers of " + std::string(format_name(*n.weight_tile_format));
       }
   // Every intermediate is a multiple of 2^-q (q from the smallest routing
   // weight, all powers of two) bounded by cond * 2^q.

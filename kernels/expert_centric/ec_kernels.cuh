@@ -6,12 +6,18 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "core/formats.hpp"
 #include "kernels/activation.hpp"
 #include "kernels/expert_centric/plan.hpp"
+#include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck::ec {
+
+using warp_decode::Bf16Vec;
+using warp_decode::Bf16Weights;
+using warp_decode::F16Weights;
 
 constexpr int kTile = static_cast<int>(kTileM);
 
@@ -103,28 +109,179 @@ __device__ __forceinline__ uint4 ldg_stream(const void* p) {
   return v;
 }
 
-// 16 elements row[k, k+16), zero past K or when !valid. VEC: K % 8 == 0, so
-// each 8-element half is wholly in or out and 16-byte aligned.
-template <bool VEC>
-__device__ __forceinline__ Frag load16(const uint16_t* row, int64_t k, int64_t K, bool valid) {
-  Frag f;
+__device__ __forceinline__ uint2 ldg_stream8(const void* p) {
+  uint2 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ uint32_t ldg_stream4(const void* p) {
+  uint32_t v;
+  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(v) : "l"(p));
+  return v;
+}
+
+// Two fp32 values rounded to bf16 (RNE, as f32_to_bf16_rn; subnormals kept),
+// lo in the low half: one B/A register of the mma.
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+// ---- weight B fragments: load, then dequantize into the bf16 tile ---------
+// A lane's 16 consecutive weights row[k, k+16) of format W (warp_math.hpp
+// loaders). Weight-only quantization as production grouped GEMMs do it: each
+// weight becomes W::at (its exact dequantized fp32 value, fl(e * S)) and is
+// rounded once to bf16 (Numerics::weight_tile_format); bf16 weights pass
+// through. k is a multiple of 16, so the 16 weights share one scale block in
+// every format (16, 32, 128 or a row). The raw codes of all K steps in flight
+// are loaded first (RawW), and dequantized (to_frag) just before their mma.
+template <class W>
+constexpr bool kScaled = !(std::is_same_v<W, Bf16Weights> || std::is_same_v<W, F16Weights>);
+// 32-bit words holding 16 codes: 16-bit 8, e4m3 4, e2m1 2.
+template <class W>
+constexpr int raw_words() {
+  if constexpr (!kScaled<W>)
+    return 8;
+  else
+    return W::kFp4 ? 2 : 4;
+}
+
+template <class W>
+struct RawW {
+  uint32_t r[raw_words<W>()];
+  float s;  // the block's fp32 scale factor W::scale (scaled formats)
+};
+
+// VEC: K % 8 == 0 and 16-byte aligned data, so each 8-weight half is wholly in
+// or out and its load (16, 8 or 4 bytes) aligned. Otherwise (odd K or
+// unaligned) code by code. Zero past K or when !valid.
+template <class W, bool VEC>
+__device__ __forceinline__ RawW<W> load_raw(const typename W::Row& row, int64_t k, int64_t K, bool valid) {
+  RawW<W> c;
   if constexpr (VEC) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      uint4 v = make_uint4(0, 0, 0, 0);
-      if (valid && k + 8 * h < K) v = ldg_stream(row + k + 8 * h);
-      f.r[4 * h] = v.x, f.r[4 * h + 1] = v.y, f.r[4 * h + 2] = v.z, f.r[4 * h + 3] = v.w;
+      const bool in = valid && k + 8 * h < K;
+      if constexpr (!kScaled<W>) {
+        const uint4 v = in ? ldg_stream(static_cast<const uint16_t*>(row) + k + 8 * h) : make_uint4(0, 0, 0, 0);
+        c.r[4 * h] = v.x, c.r[4 * h + 1] = v.y, c.r[4 * h + 2] = v.z, c.r[4 * h + 3] = v.w;
+      } else if constexpr (!W::kFp4) {
+        const uint2 v = in ? ldg_stream8(row.data + k + 8 * h) : make_uint2(0, 0);
+        c.r[2 * h] = v.x, c.r[2 * h + 1] = v.y;
+      } else {
+        c.r[h] = in ? ldg_stream4(row.data + (k + 8 * h) / 2) : 0u;
+      }
     }
   } else {
+    // Code by code; the bounds checks only where the chunk reaches past K.
+    const bool full = valid && k + 16 <= K;
+    if constexpr (!kScaled<W>) {
+      const uint16_t* r = static_cast<const uint16_t*>(row) + k;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        if (full)
+          c.r[i] = r[2 * i] | (static_cast<uint32_t>(r[2 * i + 1]) << 16);
+        else
+          c.r[i] = (valid && k + 2 * i < K ? r[2 * i] : 0u) |
+                   (static_cast<uint32_t>(valid && k + 2 * i + 1 < K ? r[2 * i + 1] : 0u) << 16);
+      }
+    } else if constexpr (!W::kFp4) {
+      const uint8_t* r = row.data + k;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        uint32_t w = 0;
+#pragma unroll
+        for (int b = 0; b < 4; ++b)
+          if (full || (valid && k + 4 * i + b < K)) w |= static_cast<uint32_t>(r[4 * i + b]) << (8 * b);
+        c.r[i] = w;
+      }
+    } else {
+      // Byte j holds elements k + 2j (low nibble) and k + 2j + 1; a last
+      // element past K (odd K) is masked off.
+      const uint8_t* r = row.data + k / 2;
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        uint32_t w = 0;
+#pragma unroll
+        for (int b = 0; b < 4; ++b) {
+          const int64_t e = k + 8 * i + 2 * b;
+          if (full || (valid && e < K))
+            w |= static_cast<uint32_t>(r[4 * i + b] & (full || e + 1 < K ? 0xffu : 0x0fu)) << (8 * b);
+        }
+        c.r[i] = w;
+      }
+    }
+  }
+  if constexpr (kScaled<W>) c.s = valid && k < K ? W::scale(row, k) : 0.0f;
+  return c;
+}
+
+template <class W>
+__device__ __forceinline__ Frag to_frag(const RawW<W>& c) {
+  Frag f;
+  if constexpr (std::is_same_v<W, Bf16Weights>) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) f.r[i] = c.r[i];
+  } else if constexpr (std::is_same_v<W, F16Weights>) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      f.r[i] = pack_bf16(warp_decode::f16_to_f32(c.r[i] & 0xffffu), warp_decode::f16_to_f32(c.r[i] >> 16));
+  } else if constexpr (!W::kFp4) {
+    // Word w holds bytes (elements) 4w .. 4w+3.
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const int64_t k0 = k + 2 * i;
-      const uint32_t lo = valid && k0 < K ? row[k0] : 0u;
-      const uint32_t hi = valid && k0 + 1 < K ? row[k0 + 1] : 0u;
-      f.r[i] = lo | (hi << 16);
+      const uint32_t w = c.r[i / 2] >> (16 * (i % 2));
+      f.r[i] = pack_bf16(warp_decode::fmul(warp_decode::e4m3_to_f32(w & 0xffu), c.s),
+                         warp_decode::fmul(warp_decode::e4m3_to_f32((w >> 8) & 0xffu), c.s));
+    }
+  } else {
+    // Word w holds nibbles (elements) 8w .. 8w+7, the even one low.
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t w = c.r[i / 4] >> (8 * (i % 4));
+      f.r[i] = pack_bf16(warp_decode::fmul(warp_decode::e2m1_to_f32(w & 0xfu), c.s),
+                         warp_decode::fmul(warp_decode::e2m1_to_f32((w >> 4) & 0xfu), c.s));
     }
   }
   return f;
+}
+
+// ---- A staging: 8 activations at row[k0, k0+8) as bf16 -------------------
+// x read in its format XV (Bf16Vec, F16Vec, F32Vec) and rounded to bf16
+// (Numerics::x_requant = bf16, element-wise; exact for bf16). Zero past K.
+template <class XV, bool VEC>
+__device__ __forceinline__ uint4 stage8(const void* row, int64_t k0, int64_t K) {
+  if constexpr (VEC && std::is_same_v<XV, Bf16Vec>) {
+    return k0 < K ? *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(row) + k0) : make_uint4(0, 0, 0, 0);
+  } else if constexpr (VEC && XV::kBytes == 2) {  // f16
+    if (k0 >= K) return make_uint4(0, 0, 0, 0);
+    const uint4 v = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(row) + k0);
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+    uint32_t o[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) o[i] = pack_bf16(warp_decode::f16_to_f32(w[i] & 0xffffu), warp_decode::f16_to_f32(w[i] >> 16));
+    return make_uint4(o[0], o[1], o[2], o[3]);
+  } else if constexpr (VEC) {  // f32
+    if (k0 >= K) return make_uint4(0, 0, 0, 0);
+    const float4 a = *reinterpret_cast<const float4*>(static_cast<const float*>(row) + k0);
+    const float4 b = *reinterpret_cast<const float4*>(static_cast<const float*>(row) + k0 + 4);
+    return make_uint4(pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w));
+  } else {
+    uint32_t o[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t k = k0 + 2 * i;
+      if constexpr (std::is_same_v<XV, Bf16Vec>) {
+        const uint16_t* r = static_cast<const uint16_t*>(row);
+        o[i] = (k < K ? r[k] : 0u) | ((k + 1 < K ? r[k + 1] : 0u) << 16);
+      } else {
+        o[i] = pack_bf16(k < K ? XV::at(row, k) : 0.0f, k + 1 < K ? XV::at(row, k + 1) : 0.0f);
+      }
+    }
+    return make_uint4(o[0], o[1], o[2], o[3]);
+  }
 }
 
 __device__ __forceinline__ void mma16816(float c[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
@@ -144,8 +301,10 @@ enum class Mode : int {
 };
 
 struct GemmArgs {
-  const uint16_t* a;            // A source: (rows, K) or x (T, K) for gateup_act
-  const uint16_t* w;            // (S, R, K) weight stack
+  const void* a;                // A source: (rows, K) bf16, or x (T, K) in its format for gateup_act
+  const void* w;                // (S, R, K) weight stack (core/weights.hpp layout)
+  const void* w_scale;          // its scales (scaled formats)
+  const float* w_ts;            // (S) nvfp4 tensor scales
   int64_t R, K;                 // rows and reduction length of one expert matrix
   const int32_t* sorted_pair;   // (max_rows)
   const int32_t* tile_expert;   // (max_tiles)
@@ -172,7 +331,9 @@ __host__ __device__ constexpr int block_cols() {
   return M == Mode::gateup_act ? 8 * kWarps : 8 * kNT * kWarps;
 }
 
-template <Mode M, bool VEC>
+// W: weight loader (warp_math.hpp); XV: how A is read (x's format in
+// gateup_act, Bf16Vec elsewhere).
+template <Mode M, bool VEC, class W, class XV>
 __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
   __shared__ __align__(16) uint16_t As[kTile * kLds];
   const int tile = blockIdx.y;
@@ -181,7 +342,6 @@ __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
   const int gid = lane >> 2, q = lane & 3;
   const int64_t K = g.K;
   const int expert = g.tile_expert[tile];
-  const uint16_t* W = g.w + static_cast<int64_t>(expert) * g.R * K;
 
   // This lane's W row (B column gid) of each n8 tile.
   int64_t wr[kNT];
@@ -195,7 +355,7 @@ __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
       wr[t] = col0 + 8 * t + gid;
     }
   }
-  const uint16_t* wrow[kNT];
+  typename W::Row wrow[kNT];
   bool wok[kNT];
 #pragma unroll
   for (int t = 0; t < kNT; ++t) {
@@ -203,9 +363,12 @@ __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
                                                            : (col0 + gid) < g.I)
                                           : wr[t] < g.R;
     wok[t] = in;
-    wrow[t] = W + (in ? wr[t] : 0) * K;
+    wrow[t] = W::row(g.w, g.w_scale, g.w_ts, expert, g.R, K, in ? wr[t] : 0);
   }
 
+  // The scalar path (odd K, unaligned) assembles codes byte by byte: fewer
+  // K steps in flight keep its addresses and codes in registers (no spills).
+  constexpr int kU = VEC ? kUnroll : 1;
   float acc[kNT][4];
 #pragma unroll
   for (int t = 0; t < kNT; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.0f;
@@ -217,41 +380,26 @@ __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
     for (int idx = threadIdx.x; idx < kTile * (len / 8); idx += blockDim.x) {
       const int m = idx / (len / 8), c8 = (idx % (len / 8)) * 8;
       const int64_t row = static_cast<int64_t>(tile) * kTile + m;
-      const uint16_t* src;
+      const void* src;
       if constexpr (M == Mode::gateup_act) {
         const int p = g.sorted_pair[row];
-        src = p >= 0 ? g.a + static_cast<int64_t>(p / g.k) * K : nullptr;
+        src = p >= 0 ? static_cast<const char*>(g.a) + static_cast<int64_t>(p / g.k) * K * XV::kBytes : nullptr;
       } else {
-        src = g.a + row * K;
+        src = static_cast<const uint16_t*>(g.a) + row * K;
       }
-      uint4 v = make_uint4(0, 0, 0, 0);
-      const int64_t k0 = kb + c8;
-      if (src != nullptr) {
-        if constexpr (VEC) {
-          if (k0 < K) v = *reinterpret_cast<const uint4*>(src + k0);
-        } else {
-          uint32_t w4[4];
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const uint32_t lo = k0 + 2 * i < K ? src[k0 + 2 * i] : 0u;
-            const uint32_t hi = k0 + 2 * i + 1 < K ? src[k0 + 2 * i + 1] : 0u;
-            w4[i] = lo | (hi << 16);
-          }
-          v = make_uint4(w4[0], w4[1], w4[2], w4[3]);
-        }
-      }
+      const uint4 v = src != nullptr ? stage8<XV, VEC>(src, kb + c8, K) : make_uint4(0, 0, 0, 0);
       *reinterpret_cast<uint4*>(&As[m * kLds + c8]) = v;
     }
     __syncthreads();
-    for (int kk = 0; kk < len; kk += 64 * kUnroll) {
-      Frag w[kUnroll][kNT];
+    for (int kk = 0; kk < len; kk += 64 * kU) {
+      RawW<W> w[kU][kNT];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u)
+      for (int u = 0; u < kU; ++u)
 #pragma unroll
         for (int t = 0; t < kNT; ++t)
-          w[u][t] = load16<VEC>(wrow[t], kb + kk + 64 * u + 16 * q, K, wok[t] && kk + 64 * u < len);
+          w[u][t] = load_raw<W, VEC>(wrow[t], kb + kk + 64 * u + 16 * q, K, wok[t] && kk + 64 * u < len);
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
+      for (int u = 0; u < kU; ++u) {
         if (kk + 64 * u >= len) break;
         const int c = kk + 64 * u + 16 * q;
         const uint4 a0l = *reinterpret_cast<const uint4*>(&As[gid * kLds + c]);
@@ -261,11 +409,12 @@ __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
         const uint32_t ar0[8] = {a0l.x, a0l.y, a0l.z, a0l.w, a0h.x, a0h.y, a0h.z, a0h.w};
         const uint32_t ar1[8] = {a1l.x, a1l.y, a1l.z, a1l.w, a1h.x, a1h.y, a1h.z, a1h.w};
 #pragma unroll
-        for (int t = 0; t < kNT; ++t)
+        for (int t = 0; t < kNT; ++t) {
+          const Frag b = to_frag<W>(w[u][t]);
 #pragma unroll
           for (int i = 0; i < 4; ++i)
-            mma16816(acc[t], ar0[2 * i], ar1[2 * i], ar0[2 * i + 1], ar1[2 * i + 1], w[u][t].r[2 * i],
-                     w[u][t].r[2 * i + 1]);
+            mma16816(acc[t], ar0[2 * i], ar1[2 * i], ar0[2 * i + 1], ar1[2 * i + 1], b.r[2 * i], b.r[2 * i + 1]);
+        }
       }
     }
   }
@@ -330,14 +479,16 @@ __global__ void __launch_bounds__(kWarps * 32) tile_gemm(GemmArgs g) {
 
 // ---- data-movement stages of expert_centric ------------------------------
 
-// xg (rows, H) <- x (T, H) rows through sorted_pair; padding rows zero.
-__global__ void gather_kernel(const uint16_t* __restrict__ x, int64_t H, int k, const int32_t* __restrict__ sorted_pair,
+// xg (rows, H) bf16 <- x (T, H) rows (format XV, rounded to bf16: exact for
+// bf16) through sorted_pair; padding rows zero.
+template <class XV>
+__global__ void gather_kernel(const void* __restrict__ x, int64_t H, int k, const int32_t* __restrict__ sorted_pair,
                               const int32_t* __restrict__ num_tiles, uint16_t* __restrict__ xg) {
   const int64_t row = blockIdx.x;
   if (row >= static_cast<int64_t>(*num_tiles) * kTile) return;
   const int p = sorted_pair[row];
-  const uint16_t* src = p >= 0 ? x + static_cast<int64_t>(p / k) * H : nullptr;
-  for (int64_t i = threadIdx.x; i < H; i += blockDim.x) xg[row * H + i] = src ? src[i] : 0;
+  const void* src = p >= 0 ? static_cast<const char*>(x) + static_cast<int64_t>(p / k) * H * XV::kBytes : nullptr;
+  for (int64_t i = threadIdx.x; i < H; i += blockDim.x) xg[row * H + i] = src ? f32_to_bf16_rn(XV::at(src, i)) : 0;
 }
 
 // h (rows, I) bf16 <- act(gu gate, gu up); padding rows zero.

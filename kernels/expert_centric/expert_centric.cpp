@@ -7,6 +7,7 @@
 #include "kernels/activation.hpp"
 #include "kernels/expert_centric/mx_requant.hpp"
 #include "kernels/expert_centric/plan.hpp"
+#include "kernels/warp_decode/family.hpp"
 
 namespace moecheck {
 namespace {
@@ -31,12 +32,23 @@ class ExpertCentric final : public Variant {
   // IEEE operation sequence the CPU can repeat.
   Claims claims() const override { return {true, true, false}; }
 
-  Numerics numerics(const Case&) const override {
+  Numerics numerics(const Case& c) const override {
     Numerics n;
     n.accumulator = Format::f32;
     // The tensor-core adder aligns to the largest exponent and may truncate.
     n.accumulator_unit = std::ldexp(1.0, -23);
     n.gate_up = ReductionShape{1, true, 16};  // one chain per output, one mma per 16 terms
+    // Weight-only quantization: each weight is dequantized as warp decode
+    // does (w = fl(e * S), warp_math.hpp W::at) and rounded once to bf16 as it
+    // is loaded into the tensor-core tile (exact for bf16 weights).
+    n.weight_roundings = warp_decode::dequant_roundings(c.w13.format);
+    if (c.w13.format != WeightFormat::bf16) n.weight_tile_format = Format::bf16;
+    // f16 / f32 x is rounded to bf16 (RNE, element by element) where the
+    // gate/up GEMM's A operand is formed (gather or A staging).
+    if (c.x_format != Format::bf16) {
+      n.x_requant = Format::bf16;
+      n.requant_block = 0;
+    }
     n.activation_ulps = 1;  // kernels/activation.hpp: one rounding of a double evaluation
     // expert_centric stores g, u in fp32 and h in bf16; the fused path rounds
     // h to bf16 in the gate/up epilogue.
@@ -52,10 +64,15 @@ class ExpertCentric final : public Variant {
   }
 
   Support supports(const Case& c) const override {
-    if (c.x_format != Format::bf16) return Support::no("expert-centric: x must be bf16 (got " + std::string(format_name(c.x_format)) + ")");
-    if (c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
-      return Support::no("expert-centric: bf16 weights only in this version (got " +
-                         std::string(weight_format_name(c.w13.format)) + ")");
+    if (c.x_format != Format::bf16 && c.x_format != Format::f16 && c.x_format != Format::f32)
+      return Support::no("expert-centric: x must be bf16, f16 or f32 (got " + std::string(format_name(c.x_format)) + ")");
+    if (c.y_format != Format::bf16)
+      return Support::no("expert-centric: writes y in bf16 only (asked for " + std::string(format_name(c.y_format)) +
+                         ")");
+    if (c.w13.format != c.w2.format)
+      return Support::no("expert-centric: w13 and w2 in one format (got " +
+                         std::string(weight_format_name(c.w13.format)) + " and " +
+                         std::string(weight_format_name(c.w2.format)) + ")");
     if (c.stored_count() > kMaxSlots)
       return Support::no("expert-centric: at most " + std::to_string(kMaxSlots) + " stored experts");
     Shape s = c.shape;
@@ -93,11 +110,17 @@ void run_device(const DeviceArgs&, void*, CUstream_st*, bool, bool) {
 #endif
 
 namespace {
-uint16_t code16(const std::vector<uint8_t>& d, int64_t i) {
-  return static_cast<uint16_t>(d[2 * i] | (d[2 * i + 1] << 8));
-}
-float bf(const std::vector<uint8_t>& d, int64_t i) { return bf16_to_f32(code16(d, i)); }
 float round_bf16(float v) { return bf16_to_f32(f32_to_bf16_rn(v)); }
+
+// out (K) = row r of expert slot `slot` as the GEMM's B operand: each weight
+// dequantized (W::at, as the device loader) and rounded once to bf16.
+void tile_row(const WeightStack& w, int64_t slot, int64_t r, float* out) {
+  warp_decode::with_weights(w.format, [&](auto wt) {
+    using W = decltype(wt);
+    const auto row = W::row(w.data.data(), w.scales.data(), w.tensor_scale.data(), slot, w.R, w.K, r);
+    for (int64_t q = 0; q < w.K; ++q) out[q] = round_bf16(W::at(row, q));
+  });
+}
 
 // One fp32 chain over blocks of 16 exact products a(k) * b(k): each block
 // summed exactly in double and rounded once when added, as a
@@ -118,22 +141,27 @@ float blocked_dot(int64_t K, A a, B b) {
 void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
   const Shape& s = c.shape;
   const int64_t T = s.T, H = s.H, I = s.I, k = s.k;
-  if (c.x_format != Format::bf16 || c.w13.format != WeightFormat::bf16 || c.w2.format != WeightFormat::bf16)
-    throw std::runtime_error("expert-centric host path: bf16 x and weights only");
   std::vector<float> yj(static_cast<size_t>(T * k * H));
 #pragma omp parallel for schedule(dynamic) collapse(2)
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t j = 0; j < k; ++j) {
       const int64_t e = c.slot_of(c.id(t, j));
       std::vector<float> h(static_cast<size_t>(I));
-      std::vector<uint16_t> xr(static_cast<size_t>(H));  // (H) this token's x, re-quantized with mxfp8
-      for (int64_t q = 0; q < H; ++q) xr[q] = code16(c.x, t * H + q);
-      if (mxfp8) mx_requant_row(xr.data(), H, xr.data());
+      // (H) this token's x as the A operand: bf16 (RNE from f16 / f32), or
+      // re-quantized to MXFP8 straight from its exact values.
+      std::vector<uint16_t> xr(static_cast<size_t>(H));
+      auto xv = [&](int64_t q) { return static_cast<float>(c.x_value(t, q)); };
+      if (mxfp8)
+        mx_requant_values(xv, H, xr.data());
+      else
+        for (int64_t q = 0; q < H; ++q) xr[q] = f32_to_bf16_rn(xv(q));
+      std::vector<float> gw(static_cast<size_t>(H)), uw(static_cast<size_t>(H)), dw(static_cast<size_t>(I));
       for (int64_t n = 0; n < I; ++n) {
-        const int64_t g0 = (e * 2 * I + gate_row(c.layout, I, n)) * H, u0 = (e * 2 * I + up_row(c.layout, I, n)) * H;
+        tile_row(c.w13, e, gate_row(c.layout, I, n), gw.data());
+        tile_row(c.w13, e, up_row(c.layout, I, n), uw.data());
         auto x = [&](int64_t k) { return bf16_to_f32(xr[k]); };
-        const float g = blocked_dot(H, x, [&](int64_t k) { return bf(c.w13.data, g0 + k); });
-        const float u = blocked_dot(H, x, [&](int64_t k) { return bf(c.w13.data, u0 + k); });
+        const float g = blocked_dot(H, x, [&](int64_t k) { return gw[k]; });
+        const float u = blocked_dot(H, x, [&](int64_t k) { return uw[k]; });
         h[n] = round_bf16(act::apply(c.act, g, u));
       }
       if (mxfp8) {
@@ -143,8 +171,8 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
         for (int64_t n = 0; n < I; ++n) h[n] = bf16_to_f32(hc[n]);
       }
       for (int64_t i = 0; i < H; ++i) {
-        const int64_t d0 = (e * H + i) * I;
-        const float d = blocked_dot(I, [&](int64_t k) { return h[k]; }, [&](int64_t k) { return bf(c.w2.data, d0 + k); });
+        tile_row(c.w2, e, i, dw.data());
+        const float d = blocked_dot(I, [&](int64_t k) { return h[k]; }, [&](int64_t k) { return dw[k]; });
         yj[(t * k + j) * H + i] = fused ? c.weight(t, j) * d : round_bf16(d);
       }
     }

@@ -9,20 +9,34 @@
 #include "core/cuda_check.hpp"
 #include "kernels/expert_centric/ec_kernels.cuh"
 #include "kernels/expert_centric/expert_centric.hpp"
+#include "kernels/warp_decode/family.hpp"
 
 namespace moecheck::ec {
 namespace {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
+// One GEMM with weights in format wf; xf: x's format (gateup_act reads x,
+// the other modes bf16 rows of the workspace).
 template <Mode M>
-void launch_gemm(const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, cudaStream_t st) {
+void launch_gemm(const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, WeightFormat wf, Format xf,
+                 cudaStream_t st) {
   const dim3 grid(static_cast<unsigned>((cols + block_cols<M>() - 1) / block_cols<M>()), static_cast<unsigned>(tiles));
-  if (vec)
-    tile_gemm<M, true><<<grid, kWarps * 32, 0, st>>>(g);
-  else
-    tile_gemm<M, false><<<grid, kWarps * 32, 0, st>>>(g);
-  MOECHECK_CHECK_LAUNCH();
+  warp_decode::with_weights(wf, [&](auto w) {
+    using W = decltype(w);
+    auto go = [&](auto xv) {
+      using XV = decltype(xv);
+      if (vec)
+        tile_gemm<M, true, W, XV><<<grid, kWarps * 32, 0, st>>>(g);
+      else
+        tile_gemm<M, false, W, XV><<<grid, kWarps * 32, 0, st>>>(g);
+      MOECHECK_CHECK_LAUNCH();
+    };
+    if constexpr (M == Mode::gateup_act)
+      warp_decode::with_x(xf, go);
+    else
+      go(Bf16Vec{});
+  });
 }
 
 template <class T>
@@ -33,8 +47,6 @@ T* at(void* ws, int64_t off) {
 }  // namespace
 
 void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, bool mxfp8) {
-  if (a.x_format != Format::bf16 || a.weight_format != WeightFormat::bf16)
-    throw std::invalid_argument("expert-centric: bf16 x and weights only");
   if (fused && mxfp8) throw std::invalid_argument("expert-centric: MXFP8 re-quantization is on the eight-stage path only");
   cudaStream_t st = stream;
   const Shape& s = a.shape;
@@ -45,9 +57,9 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
   auto* tile_e = at<int32_t>(ws, L.tile_expert);
   auto* ntiles = at<int32_t>(ws, L.num_tiles);
   auto* h = at<uint16_t>(ws, L.h);
-  const auto* x = static_cast<const uint16_t*>(a.x);
-  const auto* w13 = static_cast<const uint16_t*>(a.w13);
-  const auto* w2 = static_cast<const uint16_t*>(a.w2);
+  const void* x = a.x;
+  const WeightFormat wf = a.weight_format;
+  const Format xf = a.x_format;
   const int S = static_cast<int>(s.E);
 
   // 1-2. count, stable sort and pad (token, slot) pairs by expert.
@@ -55,8 +67,10 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
   MOECHECK_CHECK_LAUNCH();
 
   const bool interleaved = a.layout == GateUpLayout::interleaved;
-  const bool vec_h = s.H % 8 == 0 && aligned16(x) && aligned16(w13);
-  const bool vec_i = s.I % 8 == 0 && aligned16(w2);
+  // 16-byte vector paths (8 weights or activations per half-chunk; scales
+  // and tensor scales are read element-wise).
+  const bool vec_h = s.H % 8 == 0 && aligned16(x) && aligned16(a.w13);
+  const bool vec_i = s.I % 8 == 0 && aligned16(a.w2);
   GemmArgs g{};
   g.sorted_pair = sorted;
   g.tile_expert = tile_e;
@@ -70,13 +84,15 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
   if (fused) {
     // gate/up through the sorted index, activation in the epilogue: h (rows, I).
     GemmArgs g1 = g;
-    g1.a = x, g1.w = w13, g1.R = 2 * s.I, g1.K = s.H, g1.out = h, g1.ldo = s.I;
-    launch_gemm<Mode::gateup_act>(g1, s.I, tiles, vec_h, st);
+    g1.a = x, g1.w = a.w13, g1.w_scale = a.w13_scale, g1.w_ts = a.w13_tensor_scale;
+    g1.R = 2 * s.I, g1.K = s.H, g1.out = h, g1.ldo = s.I;
+    launch_gemm<Mode::gateup_act>(g1, s.I, tiles, vec_h, wf, xf, st);
     // down with w_j in the epilogue: yw (N, H) f32.
     auto* yw = at<float>(ws, L.yw);
     GemmArgs g2 = g;
-    g2.a = h, g2.w = w2, g2.R = s.H, g2.K = s.I, g2.out = yw, g2.ldo = s.H;
-    launch_gemm<Mode::down_weighted>(g2, s.H, tiles, vec_i, st);
+    g2.a = h, g2.w = a.w2, g2.w_scale = a.w2_scale, g2.w_ts = a.w2_tensor_scale;
+    g2.R = s.H, g2.K = s.I, g2.out = yw, g2.ldo = s.H;
+    launch_gemm<Mode::down_weighted>(g2, s.H, tiles, vec_i, wf, xf, st);
     const int64_t n_out = s.T * s.H;
     topk_sum_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(yw, s.T, s.H, g.k,
                                                                                   static_cast<uint16_t*>(a.y));
@@ -88,22 +104,30 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
   auto* gu = at<float>(ws, L.gu);
   auto* ye = at<uint16_t>(ws, L.ye);
   auto* ys = at<uint16_t>(ws, L.ys);
-  // 3. gather x into the expert-major padded buffer xg (rows, H).
-  gather_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(x, s.H, g.k, sorted, ntiles, xg);
-  MOECHECK_CHECK_LAUNCH();
-  if (mxfp8) requant_mxfp8_rows(xg, s.H, rows, ntiles, st);  // 3b. xg -> MXFP8 values (bf16 storage, exact)
+  // 3. gather x into the expert-major padded buffer xg (rows, H) bf16; with
+  // mxfp8, re-quantized to MXFP8 values from x's own format (bf16 storage, exact).
+  if (mxfp8) {
+    gather_mxfp8_rows(x, xf, s.H, g.k, sorted, rows, ntiles, xg, st);
+  } else {
+    warp_decode::with_x(xf, [&](auto xv) {
+      gather_kernel<decltype(xv)><<<static_cast<unsigned>(rows), 256, 0, st>>>(x, s.H, g.k, sorted, ntiles, xg);
+      MOECHECK_CHECK_LAUNCH();
+    });
+  }
   // 4. gate/up grouped GEMM: gu (rows, 2I) f32.
   GemmArgs g1 = g;
-  g1.a = xg, g1.w = w13, g1.R = 2 * s.I, g1.K = s.H, g1.out = gu, g1.ldo = 2 * s.I;
-  launch_gemm<Mode::gateup_f32>(g1, 2 * s.I, tiles, vec_h, st);
+  g1.a = xg, g1.w = a.w13, g1.w_scale = a.w13_scale, g1.w_ts = a.w13_tensor_scale;
+  g1.R = 2 * s.I, g1.K = s.H, g1.out = gu, g1.ldo = 2 * s.I;
+  launch_gemm<Mode::gateup_f32>(g1, 2 * s.I, tiles, s.H % 8 == 0 && aligned16(a.w13), wf, xf, st);
   // 5. activation: h (rows, I) bf16.
   activation_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(gu, s.I, interleaved, a.act, sorted, ntiles, h);
   MOECHECK_CHECK_LAUNCH();
   if (mxfp8) requant_mxfp8_rows(h, s.I, rows, ntiles, st);  // 5b. h -> MXFP8 values
   // 6. down grouped GEMM: ye (rows, H) bf16 per-expert outputs.
   GemmArgs g2 = g;
-  g2.a = h, g2.w = w2, g2.R = s.H, g2.K = s.I, g2.out = ye, g2.ldo = s.H;
-  launch_gemm<Mode::down_bf16>(g2, s.H, tiles, vec_i, st);
+  g2.a = h, g2.w = a.w2, g2.w_scale = a.w2_scale, g2.w_ts = a.w2_tensor_scale;
+  g2.R = s.H, g2.K = s.I, g2.out = ye, g2.ldo = s.H;
+  launch_gemm<Mode::down_bf16>(g2, s.H, tiles, vec_i, wf, xf, st);
   // 7. scatter to pair order: ys (N, H).
   scatter_kernel<<<static_cast<unsigned>(N), 256, 0, st>>>(ye, s.H, row_of, ys);
   MOECHECK_CHECK_LAUNCH();

@@ -13,6 +13,10 @@
 //                         re-quantized to MXFP8 (e4m3, 32-value blocks,
 //                         mx_requant.hpp) before each GEMM, the seed's
 //                         comparison configuration (expert_centric_mxfp8.cpp).
+// Every weight format (core/weights.hpp) runs the same bf16 tensor-core GEMMs:
+// weights are dequantized (warp_math.hpp W::at) and rounded once to bf16 as
+// they are loaded into the B fragments (weight-only quantization); x in f16 or
+// f32 is rounded to bf16 where the A operand is formed.
 // Both GEMMs are hand-written mma.sync tile kernels: cuBLAS grouped GEMM takes
 // the per-group sizes on the host, which would need a host sync on the
 // routing and break graph capture.
@@ -39,6 +43,11 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8 = f
 // rows (max_rows, n) bf16 re-quantized to MXFP8 in place on the stream, rows
 // past *num_tiles * 16 untouched (expert_centric_mxfp8.cu).
 void requant_mxfp8_rows(uint16_t* rows, int64_t n, int64_t max_rows, const int32_t* num_tiles, CUstream_st* stream);
+// xg (max_rows, H) <- the x rows (x (T, H) in format xf) of each padded row's
+// pair, re-quantized to MXFP8 straight from x's values (bf16 storage,
+// exact); padding rows zero; rows past *num_tiles * 16 untouched.
+void gather_mxfp8_rows(const void* x, Format xf, int64_t H, int k, const int32_t* sorted_pair, int64_t max_rows,
+                       const int32_t* num_tiles, uint16_t* xg, CUstream_st* stream);
 // For the GPU tests: rows (R, n) host codes through requant_mxfp8_rows with
 // *num_tiles = live_tiles, synchronously; throws when built without CUDA.
 void requant_mxfp8_rows_for_test(std::vector<uint16_t>& rows, int64_t n, int32_t live_tiles);

@@ -29,14 +29,14 @@ class ExpertCentricMxfp8 final : public Variant {
 
   Numerics numerics(const Case& c) const override {
     Numerics n = base_->numerics(c);
-    n.x_requant = Format::e4m3;  // gathered x rows, blocks of 32 along H
+    n.x_requant = Format::e4m3;  // gathered x rows, from x's own values (any x format), blocks of 32 along H
     n.h_requant = Format::e4m3;  // h after its bf16 rounding, blocks of 32 along I
     n.requant_block = ec::kMxBlock;
     return n;
   }
 
-  // bf16 weights and x only, like expert_centric: the GEMM is the bf16 tile
-  // kernel; quantized weights would need the dequantizing GEMM of issue 7.
+  // As expert_centric: every weight format (dequantized into the bf16 tile,
+  // so MXFP8 activations times dequantized weights), x in bf16, f16 or f32.
   Support supports(const Case& c) const override { return base_->supports(c); }
 
   bool has_device() const override { return base_->has_device(); }

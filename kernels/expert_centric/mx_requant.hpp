@@ -48,22 +48,29 @@ MOECHECK_HD uint16_t mx_requant_elem(float v, int s) {
 
 MOECHECK_HD bool finite_f32(float v) { return (float_bits(v) & 0x7f800000u) != 0x7f800000u; }
 
-// Host reference: n bf16 values (one row) re-quantized block by block;
-// in == out allowed.
-inline void mx_requant_row(const uint16_t* in, int64_t n, uint16_t* out) {
+// Host reference: n values at(0..n-1) (fp32, exact: bf16, f16 or f32 codes)
+// re-quantized block by block into bf16 codes out; `at` may read out's
+// storage (each block is read whole before it is written).
+template <class At>
+void mx_requant_values(At at, int64_t n, uint16_t* out) {
   for (int64_t b0 = 0; b0 < n; b0 += kMxBlock) {
     const int64_t b1 = b0 + kMxBlock < n ? b0 + kMxBlock : n;
     float amax = 0;
     bool finite = true;
     for (int64_t q = b0; q < b1; ++q) {
-      const float v = bf16_to_f32(in[q]);
+      const float v = at(q);
       finite = finite && finite_f32(v);
       const float a = v < 0 ? -v : v;
       if (a > amax) amax = a;
     }
     const int s = mx_scale_exp(amax);
-    for (int64_t q = b0; q < b1; ++q) out[q] = finite ? mx_requant_elem(bf16_to_f32(in[q]), s) : kBf16Nan;
+    for (int64_t q = b0; q < b1; ++q) out[q] = finite ? mx_requant_elem(at(q), s) : kBf16Nan;
   }
+}
+
+// n bf16 values (one row); in == out allowed.
+inline void mx_requant_row(const uint16_t* in, int64_t n, uint16_t* out) {
+  mx_requant_values([in](int64_t q) { return bf16_to_f32(in[q]); }, n, out);
 }
 
 }  // namespace moecheck::ec

@@ -218,13 +218,17 @@ TEST(ExpertCentricMxfp8HostDeclaration, PlainDeclarationExceeded_bf16_swiglu_T8_
   }
 }
 
-TEST(ExpertCentricMxfp8HostSupport, RejectsNonBf16WithReason) {
-  GenSpec g;
-  g.shape = {2, 64, 32, 8, 2};
-  g.weights = WeightFormat::mxfp8;
-  const Support s = make_expert_centric_mxfp8()->supports(generate_case(g));
-  EXPECT_FALSE(s.ok);
-  EXPECT_NE(s.reason.find("bf16"), std::string::npos) << s.reason;
+// Every weight format (dequantized into the bf16 tile) and x format.
+TEST(ExpertCentricMxfp8HostSupport, SupportsEveryWeightAndXFormat) {
+  for (WeightFormat wf : all_weight_formats())
+    for (Format xf : {Format::bf16, Format::f16, Format::f32}) {
+      GenSpec g;
+      g.shape = {2, 64, 32, 8, 2};
+      g.weights = wf;
+      g.x_format = xf;
+      const Support s = make_expert_centric_mxfp8()->supports(generate_case(g));
+      EXPECT_TRUE(s.ok) << weight_format_name(wf) << " x " << format_name(xf) << ": " << s.reason;
+    }
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ struct Config {
   std::string variant;
   std::string shape_name;  // preset name or a synthetic shape's name
   Shape shape;
+  WeightFormat weights = WeightFormat::bf16;
+  Format x = Format::bf16;
   Activation act = Activation::swiglu;
   GateUpLayout layout = GateUpLayout::concatenated;
   RoutingDist routing = RoutingDist::uniform;
@@ -30,10 +32,13 @@ inline std::string ident(std::string s) {
   return s;
 }
 
-// e.g. expert_centric_bf16_swiglu_T8_qwen3_30b_a3b_uniform_normal_concat
+// e.g. expert_centric_mxfp4_swiglu_T8_qwen3_30b_a3b_uniform_normal_concat
+// (weight format; "_x<f>" follows it when x is not bf16)
 inline std::string name_of(const Config& c) {
   std::ostringstream o;
-  o << c.variant << "_bf16_" << activation_name(c.act) << "_T" << c.shape.T << "_" << c.shape_name << "_"
+  o << c.variant << "_" << weight_format_name(c.weights);
+  if (c.x != Format::bf16) o << "_x" << format_name(c.x);
+  o << "_" << activation_name(c.act) << "_T" << c.shape.T << "_" << c.shape_name << "_"
     << routing_name(c.routing) << "_" << values_name(c.values) << "_"
     << (c.layout == GateUpLayout::concatenated ? "concat" : "interleaved");
   return ident(o.str());
@@ -43,6 +48,8 @@ inline GenSpec spec_of(const Config& c) {
   GenSpec g;
   g.preset = c.shape_name;
   g.shape = c.shape;
+  g.weights = c.weights;
+  g.x_format = c.x;
   g.act.kind = c.act;
   g.layout = c.layout;
   g.routing = c.routing;
