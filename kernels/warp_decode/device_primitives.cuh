@@ -13,6 +13,14 @@ namespace moecheck::warp_decode {
 __device__ __forceinline__ float bf16_lo(uint32_t v) { return __uint_as_float(v << 16); }
 __device__ __forceinline__ float bf16_hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
 
+// f16 code (low 16 bits) to fp32 in one instruction: exact, the value
+// warp_math.hpp's host-callable f16_to_f32 gives (NaN payloads aside).
+__device__ __forceinline__ float f16_bits_to_f32(uint32_t h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(static_cast<uint16_t>(h & 0xffffu)));
+  return f;
+}
+
 // Weights are streamed once per step: keep them out of L1.
 __device__ __forceinline__ uint4 load_stream(const void* p) {
   uint4 r;
