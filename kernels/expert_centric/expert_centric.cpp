@@ -59,16 +59,15 @@ class ExpertCentric final : public Variant {
     // keeps it in fp32 and rounds w_j * y_j once (vLLM rounds that product to
     // bf16: this costs the same bytes per token and one rounding less).
     n.expert_out_format = fused_ ? Format::f32 : Format::bf16;
-    n.output_format = Format::bf16;
+    n.output_format = c.y_format;  // the combine / top-k sum rounds once to y's format
     return n;
   }
 
   Support supports(const Case& c) const override {
     if (c.x_format != Format::bf16 && c.x_format != Format::f16 && c.x_format != Format::f32)
       return Support::no("expert-centric: x must be bf16, f16 or f32 (got " + std::string(format_name(c.x_format)) + ")");
-    if (c.y_format != Format::bf16)
-      return Support::no("expert-centric: writes y in bf16 only (asked for " + std::string(format_name(c.y_format)) +
-                         ")");
+    if (c.y_format != Format::bf16 && c.y_format != Format::f16 && c.y_format != Format::f32)
+      return Support::no("expert-centric: y must be bf16, f16 or f32 (got " + std::string(format_name(c.y_format)) + ")");
     if (c.w13.format != c.w2.format)
       return Support::no("expert-centric: w13 and w2 in one format (got " +
                          std::string(weight_format_name(c.w13.format)) + " and " +
@@ -177,7 +176,8 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
       }
     }
   }
-  y.assign(static_cast<size_t>(T * H * 2), 0);
+  const int64_t yb = format_bits(c.y_format) / 8;
+  y.assign(static_cast<size_t>(T * H * yb), 0);  // (T, H) codes of y_format, little endian
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < H; ++i) {
       float acc = 0.0f;
@@ -185,9 +185,8 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
         const float v = yj[(t * k + j) * H + i];
         acc = fused ? acc + v : std::fma(c.weight(t, j), v, acc);
       }
-      const uint16_t code = f32_to_bf16_rn(acc);
-      y[2 * (t * H + i)] = static_cast<uint8_t>(code & 0xff);
-      y[2 * (t * H + i) + 1] = static_cast<uint8_t>(code >> 8);
+      const uint32_t code = f32_to_code(c.y_format, acc);
+      for (int64_t b = 0; b < yb; ++b) y[(t * H + i) * yb + b] = static_cast<uint8_t>(code >> (8 * b));
     }
   }
 }

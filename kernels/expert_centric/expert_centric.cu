@@ -48,6 +48,7 @@ T* at(void* ws, int64_t off) {
 
 void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, bool mxfp8) {
   if (fused && mxfp8) throw std::invalid_argument("expert-centric: MXFP8 re-quantization is on the eight-stage path only");
+  warp_decode::check_output_format("expert-centric", a.y_format);
   cudaStream_t st = stream;
   const Shape& s = a.shape;
   const Layout L = plan_layout(s, fused);
@@ -94,8 +95,8 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
     g2.R = s.H, g2.K = s.I, g2.out = yw, g2.ldo = s.H;
     launch_gemm<Mode::down_weighted>(g2, s.H, tiles, vec_i, wf, xf, st);
     const int64_t n_out = s.T * s.H;
-    topk_sum_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(yw, s.T, s.H, g.k,
-                                                                                  static_cast<uint16_t*>(a.y));
+    topk_sum_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(yw, s.T, s.H, g.k, a.y_format,
+                                                                                  a.y);
     MOECHECK_CHECK_LAUNCH();
     return;
   }
@@ -134,7 +135,7 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
   // 8. combine with the routing weights: y (T, H) bf16.
   const int64_t n_out = s.T * s.H;
   combine_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(ys, a.topk_weights, s.T, s.H, g.k,
-                                                                              static_cast<uint16_t*>(a.y));
+                                                                              a.y_format, a.y);
   MOECHECK_CHECK_LAUNCH();
 }
 

@@ -1,5 +1,5 @@
 // GPU tests of the expert-centric family over every weight format (weights
-// dequantized into the bf16 tensor-core tile) and x in bf16 / f16 / f32, for
+// dequantized into the bf16 tensor-core tile), x and y in bf16 / f16 / f32, for
 // all three variants, against the oracle within each variant's derived
 // bound. Outputs and workspace are NaN-poisoned before every run
 // (run_on_device); in the isolation tests every expert no token selected is
@@ -53,6 +53,7 @@ std::vector<Config> format_configs() {
           Config c;
           c.variant = v, c.shape_name = name, c.shape = s, c.shape.T = T, c.weights = wf;
           c.x = xs[j % 3];
+          c.y = xs[(j / 3) % 3];
           c.act = acts[j % 4];
           c.values = values[(j / 4) % 3];
           c.routing = j % 2 ? RoutingDist::zipf : RoutingDist::uniform;

@@ -18,6 +18,7 @@ struct Config {
   Shape shape;
   WeightFormat weights = WeightFormat::bf16;
   Format x = Format::bf16;
+  Format y = Format::bf16;  // output format asked for
   Activation act = Activation::swiglu;
   GateUpLayout layout = GateUpLayout::concatenated;
   RoutingDist routing = RoutingDist::uniform;
@@ -33,11 +34,12 @@ inline std::string ident(std::string s) {
 }
 
 // e.g. expert_centric_mxfp4_swiglu_T8_qwen3_30b_a3b_uniform_normal_concat
-// (weight format; "_x<f>" follows it when x is not bf16)
+// (weight format; "_x<f>" / "_y<f>" follow it when x / y are not bf16)
 inline std::string name_of(const Config& c) {
   std::ostringstream o;
   o << c.variant << "_" << weight_format_name(c.weights);
   if (c.x != Format::bf16) o << "_x" << format_name(c.x);
+  if (c.y != Format::bf16) o << "_y" << format_name(c.y);
   o << "_" << activation_name(c.act) << "_T" << c.shape.T << "_" << c.shape_name << "_"
     << routing_name(c.routing) << "_" << values_name(c.values) << "_"
     << (c.layout == GateUpLayout::concatenated ? "concat" : "interleaved");
@@ -50,6 +52,7 @@ inline GenSpec spec_of(const Config& c) {
   g.shape = c.shape;
   g.weights = c.weights;
   g.x_format = c.x;
+  g.y_format = c.y;
   g.act.kind = c.act;
   g.layout = c.layout;
   g.routing = c.routing;
