@@ -11,13 +11,12 @@
 #include "core/formats.hpp"
 #include "kernels/activation.hpp"
 #include "kernels/expert_centric/plan.hpp"
+#include "kernels/expert_centric/tile_load.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck::ec {
 
 using warp_decode::Bf16Vec;
-using warp_decode::Bf16Weights;
-using warp_decode::F16Weights;
 
 constexpr int kTile = static_cast<int>(kTileM);
 
@@ -97,10 +96,6 @@ __global__ void align_kernel(const int32_t* __restrict__ ids, int n, int S, int3
 // memory per K chunk. Accumulation: one fp32 chain per output, cut into
 // blocks of 16 terms (one mma each), in K order.
 
-struct Frag {
-  uint32_t r[8];  // 16 bf16
-};
-
 __device__ __forceinline__ uint4 ldg_stream(const void* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
@@ -121,46 +116,19 @@ __device__ __forceinline__ uint32_t ldg_stream4(const void* p) {
   return v;
 }
 
-// Two fp32 values rounded to bf16 (RNE, as f32_to_bf16_rn; subnormals kept),
-// lo in the low half: one B/A register of the mma.
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  uint32_t r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
-// ---- weight B fragments: load, then dequantize into the bf16 tile ---------
-// A lane's 16 consecutive weights row[k, k+16) of format W (warp_math.hpp
-// loaders). Weight-only quantization as production grouped GEMMs do it: each
-// weight becomes W::at (its exact dequantized fp32 value, fl(e * S)) and is
-// rounded once to bf16 (Numerics::weight_tile_format); bf16 weights pass
-// through. k is a multiple of 16, so the 16 weights share one scale block in
-// every format (16, 32, 128 or a row). The raw codes of all K steps in flight
-// are loaded first (RawW), and dequantized (to_frag) just before their mma.
-template <class W>
-constexpr bool kScaled = !(std::is_same_v<W, Bf16Weights> || std::is_same_v<W, F16Weights>);
-// 32-bit words holding 16 codes: 16-bit 8, e4m3 4, e2m1 2.
-template <class W>
-constexpr int raw_words() {
-  if constexpr (!kScaled<W>)
-    return 8;
-  else
-    return W::kFp4 ? 2 : 4;
-}
-
-template <class W>
-struct RawW {
-  uint32_t r[raw_words<W>()];
-  float s;  // the block's fp32 scale factor W::scale (scaled formats)
-};
-
 // VEC: K % 8 == 0 and 16-byte aligned data, so each 8-weight half is wholly in
 // or out and its load (16, 8 or 4 bytes) aligned. Otherwise (odd K or
 // unaligned) code by code. Zero past K or when !valid.
+// VEC: K % 8 == 0 and 16-byte aligned data, so each 8-weight half is wholly in
+// or out and its load (16, 8 or 4 bytes, little endian: the words
+// load_raw_scalar assembles) aligned. Otherwise (odd K or unaligned) code by
+// code (tile_load.hpp). Zero past K or when !valid.
 template <class W, bool VEC>
 __device__ __forceinline__ RawW<W> load_raw(const typename W::Row& row, int64_t k, int64_t K, bool valid) {
-  RawW<W> c;
-  if constexpr (VEC) {
+  if constexpr (!VEC) {
+    return load_raw_scalar<W>(row, k, K, valid);
+  } else {
+    RawW<W> c;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const bool in = valid && k + 8 * h < K;
@@ -174,78 +142,9 @@ __device__ __forceinline__ RawW<W> load_raw(const typename W::Row& row, int64_t 
         c.r[h] = in ? ldg_stream4(row.data + (k + 8 * h) / 2) : 0u;
       }
     }
-  } else {
-    // Code by code; the bounds checks only where the chunk reaches past K.
-    const bool full = valid && k + 16 <= K;
-    if constexpr (!kScaled<W>) {
-      const uint16_t* r = static_cast<const uint16_t*>(row) + k;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        if (full)
-          c.r[i] = r[2 * i] | (static_cast<uint32_t>(r[2 * i + 1]) << 16);
-        else
-          c.r[i] = (valid && k + 2 * i < K ? r[2 * i] : 0u) |
-                   (static_cast<uint32_t>(valid && k + 2 * i + 1 < K ? r[2 * i + 1] : 0u) << 16);
-      }
-    } else if constexpr (!W::kFp4) {
-      const uint8_t* r = row.data + k;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        uint32_t w = 0;
-#pragma unroll
-        for (int b = 0; b < 4; ++b)
-          if (full || (valid && k + 4 * i + b < K)) w |= static_cast<uint32_t>(r[4 * i + b]) << (8 * b);
-        c.r[i] = w;
-      }
-    } else {
-      // Byte j holds elements k + 2j (low nibble) and k + 2j + 1; a last
-      // element past K (odd K) is masked off.
-      const uint8_t* r = row.data + k / 2;
-#pragma unroll
-      for (int i = 0; i < 2; ++i) {
-        uint32_t w = 0;
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-          const int64_t e = k + 8 * i + 2 * b;
-          if (full || (valid && e < K))
-            w |= static_cast<uint32_t>(r[4 * i + b] & (full || e + 1 < K ? 0xffu : 0x0fu)) << (8 * b);
-        }
-        c.r[i] = w;
-      }
-    }
+    if constexpr (kScaled<W>) c.s = valid && k < K ? W::scale(row, k) : 0.0f;
+    return c;
   }
-  if constexpr (kScaled<W>) c.s = valid && k < K ? W::scale(row, k) : 0.0f;
-  return c;
-}
-
-template <class W>
-__device__ __forceinline__ Frag to_frag(const RawW<W>& c) {
-  Frag f;
-  if constexpr (std::is_same_v<W, Bf16Weights>) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) f.r[i] = c.r[i];
-  } else if constexpr (std::is_same_v<W, F16Weights>) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-      f.r[i] = pack_bf16(warp_decode::f16_to_f32(c.r[i] & 0xffffu), warp_decode::f16_to_f32(c.r[i] >> 16));
-  } else if constexpr (!W::kFp4) {
-    // Word w holds bytes (elements) 4w .. 4w+3.
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t w = c.r[i / 2] >> (16 * (i % 2));
-      f.r[i] = pack_bf16(warp_decode::fmul(warp_decode::e4m3_to_f32(w & 0xffu), c.s),
-                         warp_decode::fmul(warp_decode::e4m3_to_f32((w >> 8) & 0xffu), c.s));
-    }
-  } else {
-    // Word w holds nibbles (elements) 8w .. 8w+7, the even one low.
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t w = c.r[i / 4] >> (8 * (i % 4));
-      f.r[i] = pack_bf16(warp_decode::fmul(warp_decode::e2m1_to_f32(w & 0xfu), c.s),
-                         warp_decode::fmul(warp_decode::e2m1_to_f32((w >> 4) & 0xfu), c.s));
-    }
-  }
-  return f;
 }
 
 // ---- A staging: 8 activations at row[k0, k0+8) as bf16 -------------------
