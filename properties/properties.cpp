@@ -155,10 +155,12 @@ bool CaseContext::may_overflow(const Variant& v) {
   // Weights are dequantized in the accumulator's format.
   if (!weight_max_) weight_max_ = selected_weight_max(case_);
   if (!(*weight_max_ <= 0.5 * mini_max(n.accumulator))) return true;
-  // Half the smallest declared range: intermediates are bounded by these
-  // condition sums up to the (small) rounding growth.
+  // Half the smallest declared range of the intermediates: they are bounded
+  // by these condition sums up to the (small) rounding growth. The output
+  // format bounds y alone (below): an f16 y must not skip cases whose fp32
+  // intermediates pass 65504.
   double lim = mini_max(n.accumulator);
-  for (Format f : {n.output_format, n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
+  for (Format f : {n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
   lim *= 0.5;
   auto over = [&](const std::vector<double>& v) {
     return std::any_of(v.begin(), v.end(), [&](double a) { return !std::isfinite(a) || std::fabs(a) > lim; });
@@ -175,7 +177,9 @@ bool CaseContext::may_overflow(const Variant& v) {
       if (!std::isfinite(c) || c / wmin > lim) return true;
     }
   }
+  // |y| <= cond.
   const double ylim = mini_max(n.output_format) * 0.5;
+  if (std::any_of(o.cond.begin(), o.cond.end(), [&](double c) { return !(c <= ylim); })) return true;
   return std::any_of(case_.topk_weights.begin(), case_.topk_weights.end(),
                      [&](float w) { return std::fabs(static_cast<double>(w)) > ylim; });
 }
