@@ -297,6 +297,18 @@ MOECHECK_HD uint32_t f32_to_code(Format f, float v) {
   }
 }
 
+// Element idx of an output array of f codes (f32: 4 bytes; f16, bf16: 2,
+// rounded to nearest even by the fast paths above) set to fp32 value v.
+// Every kernel family's output store and its host twin go through it.
+MOECHECK_HD void store_output(void* y, Format f, int64_t idx, float v) {
+  if (f == Format::f32)
+    static_cast<float*>(y)[idx] = v;
+  else if (f == Format::f16)
+    static_cast<uint16_t*>(y)[idx] = f32_to_f16_rn(v);
+  else
+    static_cast<uint16_t*>(y)[idx] = f32_to_bf16_rn(v);
+}
+
 std::string_view format_name(Format f);
 Format parse_format(std::string_view name);  // throws InputError on unknown names
 

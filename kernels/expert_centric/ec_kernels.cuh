@@ -412,17 +412,6 @@ __global__ void scatter_kernel(const uint16_t* __restrict__ ye, int64_t H, const
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) ys[p * H + i] = r >= 0 ? ye[static_cast<int64_t>(r) * H + i] : 0;
 }
 
-// y[idx] = v in y's format (bf16, f16: RNE as core/formats.hpp f32_to_code,
-// which run_host uses; f32 as is). y is (T, H) codes of 2 or 4 bytes.
-__device__ __forceinline__ void store_y(void* y, Format y_format, int64_t idx, float v) {
-  if (y_format == Format::f32)
-    static_cast<float*>(y)[idx] = v;
-  else if (y_format == Format::f16)
-    static_cast<uint16_t*>(y)[idx] = f32_to_f16_rn(v);
-  else
-    static_cast<uint16_t*>(y)[idx] = f32_to_bf16_rn(v);
-}
-
 // y (T, H) in y_format = sum_j w_j * ys[t, j] in slot order, one fp32 fma chain.
 __global__ void combine_kernel(const uint16_t* __restrict__ ys, const float* __restrict__ w, int64_t T, int64_t H,
                                int k, Format y_format, void* __restrict__ y) {
@@ -431,7 +420,7 @@ __global__ void combine_kernel(const uint16_t* __restrict__ ys, const float* __r
   const int64_t t = idx / H, i = idx % H;
   float acc = 0.0f;
   for (int j = 0; j < k; ++j) acc = __fmaf_rn(w[t * k + j], bf16_to_f32(ys[(t * k + j) * H + i]), acc);
-  store_y(y, y_format, idx, acc);
+  store_output(y, y_format, idx, acc);
 }
 
 // y (T, H) in y_format = sum_j yw[t, j] in slot order (fused path's top-k sum).
@@ -442,7 +431,7 @@ __global__ void topk_sum_kernel(const float* __restrict__ yw, int64_t T, int64_t
   const int64_t t = idx / H, i = idx % H;
   float acc = 0.0f;
   for (int j = 0; j < k; ++j) acc = __fadd_rn(acc, yw[(t * k + j) * H + i]);
-  store_y(y, y_format, idx, acc);
+  store_output(y, y_format, idx, acc);
 }
 
 }  // namespace moecheck::ec

@@ -56,6 +56,11 @@ std::vector<Config> format_configs() {
           c.y = xs[(j / 3) % 3];
           c.act = acts[j % 4];
           c.values = values[(j / 4) % 3];
+          // Heavy-tailed outputs reach ~1e5, past f16's largest finite 65504:
+          // inf is then the correctly rounded output and no error bound holds
+          // (12 such cases failed on an H100). f16 overflow has its own test
+          // (warp_decode twin_test); these cases take f32.
+          if (c.values == ValueDist::heavy && c.y == Format::f16) c.y = Format::f32;
           c.routing = j % 2 ? RoutingDist::zipf : RoutingDist::uniform;
           c.layout = (j / 3) % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated;
           c.storage = ExpertStorage::all;

@@ -37,19 +37,6 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// y[idx] = v in y's format, the bits of core/formats.hpp f32_to_code (which
-// the host twins use); y is (T, H) codes of 4 (f32) or 2 (bf16, f16) bytes.
-// launch checks the format is one of these. One store per output value: the
-// branch costs nothing.
-__device__ __forceinline__ void store_output(void* y, Format y_format, int64_t idx, float v) {
-  if (y_format == Format::f32)
-    static_cast<float*>(y)[idx] = v;
-  else if (y_format == Format::f16)
-    static_cast<uint16_t*>(y)[idx] = f32_to_f16_rn(v);
-  else
-    static_cast<uint16_t*>(y)[idx] = f32_to_bf16_rn(v);
-}
-
 // Programmatic dependent launch (sm_90+): a dependent kernel may start while
 // this one drains; it touches nothing this one writes until
 // griddepcontrol.wait, which returns once the producer has completed and its
