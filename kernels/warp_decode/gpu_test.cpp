@@ -20,6 +20,7 @@
 #include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/warp_decode/test_support.hpp"
 
 #ifndef MOECHECK_TEST_LEVEL
 #define MOECHECK_TEST_LEVEL 1
@@ -28,42 +29,11 @@
 namespace moecheck {
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                    \
-  do {                                                        \
-    std::string why_;                                         \
-    if (!cuda_available(&why_)) GTEST_SKIP() << why_;         \
-  } while (0)
+using namespace warp_decode::test;
 
 const char* kVariants[] = {"warp_decode", "warp_decode_h32"};
 
 std::string camel(const std::string& v) { return v == "warp_decode" ? "WarpDecode" : "WarpDecodeH32"; }
-std::string ident(std::string s) {
-  for (char& ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
-
-// First differing element of two buffers of (T, H) codes of format f, as
-// text (empty when equal).
-std::string first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int64_t H, Format f) {
-  if (a.size() != b.size()) return "sizes differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
-  const size_t n = static_cast<size_t>(format_bits(f) / 8);
-  for (size_t i = 0; i < a.size(); i += n) {
-    if (std::memcmp(&a[i], &b[i], n) != 0) {
-      uint32_t x = 0, y = 0;
-      std::memcpy(&x, &a[i], n);
-      std::memcpy(&y, &b[i], n);
-      char buf[200];
-      std::snprintf(buf, sizeof buf, "t=%lld i=%lld: %s 0x%0*x (%.9g) vs 0x%0*x (%.9g)",
-                    static_cast<long long>(i / n / H), static_cast<long long>(i / n % H),
-                    std::string(format_name(f)).c_str(), static_cast<int>(2 * n), x, decode(f, x),
-                    static_cast<int>(2 * n), y, decode(f, y));
-      return buf;
-    }
-  }
-  return {};
-}
-
 // Device run checked every way one run can be: finite and within bound
 // against the oracle, bitwise equal to the host twin, deterministic.
 void check_variant_on_device(const Variant& v, const Case& c, const OracleResult& o) {

@@ -12,6 +12,7 @@
 #include "kernels/check.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/warp_decode/grouped.hpp"
+#include "kernels/warp_decode/test_support.hpp"
 
 namespace moecheck {
 namespace {
@@ -181,26 +182,7 @@ TEST(WarpDecodeGroupedTwin, One_expert_unit_weight_equals_warp_decode) {
 // Integer inputs with the bilinear activation: every intermediate exact
 // (|h| <= 256 with H = 7), so the output is the exact value rounded once.
 TEST(WarpDecodeGroupedTwin, Integer_bilinear_is_exact) {
-  for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
-    GenSpec g;
-    g.shape = {13, 7, 77, 9, 4};
-    g.act.kind = Activation::bilinear;
-    g.values = ValueDist::integer;
-    g.y_format = yf;
-    g.seed = 77;
-    const Case c = generate_case(g);
-    std::vector<uint8_t> y;
-    find_variant("warp_decode_grouped").run_host(c, y);
-    const OracleResult o = run_oracle(c);
-    const auto yd = decode_output(y, yf, c.shape.T * c.shape.H);
-    int64_t nonzero = 0;
-    for (size_t i = 0; i < yd.size(); ++i) {
-      ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
-      ASSERT_EQ(yd[i], round_to(yf, o.y(static_cast<int64_t>(i)))) << "y " << format_name(yf) << " element " << i;
-      nonzero += yd[i] != 0;
-    }
-    EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
-  }
+  warp_decode::test::expect_exact_integer_bilinear("warp_decode_grouped", {13, 7, 77, 9, 4});
 }
 
 }  // namespace

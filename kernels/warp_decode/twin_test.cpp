@@ -13,6 +13,7 @@
 #include "kernels/check.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/warp_decode/family.hpp"
+#include "kernels/warp_decode/test_support.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck {
@@ -306,39 +307,12 @@ TEST(WarpDecodeTwin, Supports_every_format_but_not_mixed_ones) {
   EXPECT_NE(s.reason.find("one format"), std::string::npos) << s.reason;
 }
 
-// Integer inputs (x in -2..2, weights in -1..1, routing weights 1, 1/2, 1/4)
-// and the bilinear activation keep every step exact while every
-// intermediate fits its format: |h| <= 256 for bf16 h (H = 7: |g|, |u| <= 14),
-// < 2^24 for fp32 h and the fp32 sums (H = 60, I = 15: |p| < 2^18).
-// The output must then be the exact value rounded once to the output format
-// (f32: the exact value itself).
-void expect_exact(const char* name, Shape shape) {
-  for (Format yf : {Format::bf16, Format::f16, Format::f32}) {
-    GenSpec g;
-    g.shape = shape;
-    g.act.kind = Activation::bilinear;
-    g.values = ValueDist::integer;
-    g.y_format = yf;
-    g.seed = 77;
-    const Case c = generate_case(g);
-    std::vector<uint8_t> y;
-    find_variant(name).run_host(c, y);
-    const OracleResult o = run_oracle(c);
-    const auto yd = decode_output(y, yf, c.shape.T * c.shape.H);
-    int64_t nonzero = 0;
-    for (size_t i = 0; i < yd.size(); ++i) {
-      ASSERT_EQ(o.err[i], 0.0) << "oracle not exact at " << i;
-      ASSERT_EQ(yd[i], round_to(yf, o.y(static_cast<int64_t>(i)))) << name << " y " << format_name(yf) << " element " << i;
-      nonzero += yd[i] != 0;
-    }
-    EXPECT_GT(nonzero, static_cast<int64_t>(yd.size()) / 2) << "integer case is mostly zero: test would be vacuous";
-  }
-}
-
+// Every intermediate exact (test_support.hpp): the output is the exact value
+// rounded once.
 TEST(WarpDecodeTwin, Integer_bilinear_is_exact) {
-  expect_exact("warp_decode", {5, 7, 77, 9, 4});
-  expect_exact("warp_decode_h32", {5, 7, 77, 9, 4});
-  expect_exact("warp_decode_h32", {9, 60, 15, 6, 3});
+  warp_decode::test::expect_exact_integer_bilinear("warp_decode", {5, 7, 77, 9, 4});
+  warp_decode::test::expect_exact_integer_bilinear("warp_decode_h32", {5, 7, 77, 9, 4});
+  warp_decode::test::expect_exact_integer_bilinear("warp_decode_h32", {9, 60, 15, 6, 3});
 }
 
 // The bound is tight enough to catch an undeclared rounding: warp_decode's
