@@ -12,11 +12,15 @@
 #include "kernels/activation.hpp"
 #include "kernels/expert_centric/plan.hpp"
 #include "kernels/expert_centric/tile_load.hpp"
+#include "kernels/warp_decode/device_primitives.cuh"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck::ec {
 
 using warp_decode::Bf16Vec;
+using warp_decode::load_stream;
+using warp_decode::load_stream4;
+using warp_decode::load_stream8;
 
 constexpr int kTile = static_cast<int>(kTileM);
 
@@ -96,26 +100,6 @@ __global__ void align_kernel(const int32_t* __restrict__ ids, int n, int S, int3
 // memory per K chunk. Accumulation: one fp32 chain per output, cut into
 // blocks of 16 terms (one mma each), in K order.
 
-__device__ __forceinline__ uint4 ldg_stream(const void* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
-__device__ __forceinline__ uint2 ldg_stream8(const void* p) {
-  uint2 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
-  return v;
-}
-
-__device__ __forceinline__ uint32_t ldg_stream4(const void* p) {
-  uint32_t v;
-  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(v) : "l"(p));
-  return v;
-}
-
 // VEC: K % 8 == 0 and 16-byte aligned data, so each 8-weight half is wholly in
 // or out and its load (16, 8 or 4 bytes) aligned. Otherwise (odd K or
 // unaligned) code by code. Zero past K or when !valid.
@@ -133,13 +117,13 @@ __device__ __forceinline__ RawW<W> load_raw(const typename W::Row& row, int64_t 
     for (int h = 0; h < 2; ++h) {
       const bool in = valid && k + 8 * h < K;
       if constexpr (!kScaled<W>) {
-        const uint4 v = in ? ldg_stream(static_cast<const uint16_t*>(row) + k + 8 * h) : make_uint4(0, 0, 0, 0);
+        const uint4 v = in ? load_stream(static_cast<const uint16_t*>(row) + k + 8 * h) : make_uint4(0, 0, 0, 0);
         c.r[4 * h] = v.x, c.r[4 * h + 1] = v.y, c.r[4 * h + 2] = v.z, c.r[4 * h + 3] = v.w;
       } else if constexpr (!W::kFp4) {
-        const uint2 v = in ? ldg_stream8(row.data + k + 8 * h) : make_uint2(0, 0);
+        const uint2 v = in ? load_stream8(row.data + k + 8 * h) : make_uint2(0, 0);
         c.r[2 * h] = v.x, c.r[2 * h + 1] = v.y;
       } else {
-        c.r[h] = in ? ldg_stream4(row.data + (k + 8 * h) / 2) : 0u;
+        c.r[h] = in ? load_stream4(row.data + (k + 8 * h) / 2) : 0u;
       }
     }
     if constexpr (kScaled<W>) c.s = valid && k < K ? W::scale(row, k) : 0.0f;

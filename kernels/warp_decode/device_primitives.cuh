@@ -29,6 +29,17 @@ __device__ __forceinline__ uint4 load_stream(const void* p) {
                : "l"(p));
   return r;
 }
+// The same for the 8- and 4-byte pieces of 8 fp8 / fp4 weights.
+__device__ __forceinline__ uint2 load_stream8(const void* p) {
+  uint2 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  return v;
+}
+__device__ __forceinline__ uint32_t load_stream4(const void* p) {
+  uint32_t v;
+  asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(v) : "l"(p));
+  return v;
+}
 
 // The xor butterfly of warp_math.hpp (offsets 16, 8, 4, 2, 1).
 __device__ __forceinline__ float warp_sum(float v) {
