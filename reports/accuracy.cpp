@@ -87,6 +87,7 @@ json config_json(const Config& cfg, const std::vector<int64_t>& tokens) {
   j["H"] = g.shape.H, j["I"] = g.shape.I, j["E"] = g.shape.E, j["k"] = g.shape.k, j["T"] = g.shape.T;
   j["weights"] = weight_format_name(g.weights);
   j["x_format"] = format_name(g.x_format);
+  j["y_format"] = format_name(g.y_format);
   j["activation"] = activation_name(g.act.kind);
   j["routing"] = routing_name(g.routing);
   j["values"] = values_name(g.values);

@@ -112,11 +112,13 @@ void ratio_section(std::ostringstream& o, const json& r) {
          "both ran. rel L2: "
       << ar["metric"].get<std::string>() << ". max u*c: " << kUcondRatioMetric << ". fp32 reference columns: "
       << "rel L2, " << kCosineRatioMetric << ", " << kMaxAbsRatioMetric << ".\n\n";
-    o << "| variant | weights | rel L2 vs oracle | max u*c vs oracle | rel L2 vs fp32 ref | cosine distance vs fp32 "
-         "ref | max abs vs fp32 ref | points |\n|---|---|---|---|---|---|---|---|\n";
+    o << "| variant | weights | x | y | rel L2 vs oracle | max u*c vs oracle | rel L2 vs fp32 ref | cosine distance "
+         "vs fp32 ref | max abs vs fp32 ref | points |\n|---|---|---|---|---|---|---|---|---|---|\n";
     for (const json& x : ar["rows"]) {
       if (x.value("baseline", ar["baseline"].get<std::string>()) != base) continue;
+      // Rows without formats come from reports written before x and y were swept: bf16.
       o << "| " << x["variant"].get<std::string>() << " | " << x["weights"].get<std::string>() << " | "
+        << x.value("x_format", "bf16") << " | " << x.value("y_format", "bf16") << " | "
         << stat(x, "vs_oracle") << " | " << stat(x, "max_ucond_vs_oracle") << " | " << g(x["vs_fp32_reference"]["geomean"])
         << "x | " << stat(x, "cosine_distance_vs_fp32_reference") << " | " << stat(x, "max_abs_vs_fp32_reference")
         << " | " << x["vs_oracle"]["points"] << " |\n";

@@ -3,7 +3,9 @@
 // crossover interpolation and the renderings.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/error.hpp"
@@ -26,9 +28,67 @@ TEST(Plan, IdsUniqueSeedsStableAcrossPlans) {
   // The same point in another plan has the same seed; another report seed changes it.
   for (const Config& x : a)
     for (const Config& y : b)
-      if (x.id == y.id) EXPECT_EQ(x.spec.seed, y.spec.seed) << x.id;
+      if (x.id == y.id) {
+        EXPECT_EQ(x.spec.seed, y.spec.seed) << x.id;
+      }
   EXPECT_NE(a[0].spec.seed, c[0].spec.seed);
   EXPECT_THROW(make_plan("nightly"), InputError);
+}
+
+bool has_format_suffix(const std::string& id) { return id.find("/x-") != std::string::npos; }
+
+// x and y in bf16 keep the ids of before (the gate matches main's stored
+// report by id) and come first, in the old order (shards keep their points);
+// the points with other x / y formats follow, their ids spelling both.
+TEST(Plan, FormatSweepsAppendPointsKeepBf16Ids) {
+  const struct {
+    const char* preset;
+    size_t bf16_points, format_points;
+  } expected[] = {{"smoke", 36, 2}, {"ci", 274, 96}};
+  for (const auto& e : expected) {
+    const std::vector<Config> cs = expand(make_plan(e.preset), 1);
+    ASSERT_EQ(cs.size(), e.bf16_points + e.format_points) << e.preset;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      const GenSpec& g = cs[i].spec;
+      const bool bf16_io = g.x_format == Format::bf16 && g.y_format == Format::bf16;
+      EXPECT_EQ(i < e.bf16_points, bf16_io) << e.preset << " point " << i << ": " << cs[i].id;
+      EXPECT_EQ(has_format_suffix(cs[i].id), !bf16_io) << cs[i].id;
+      if (!bf16_io) {
+        const std::string suffix =
+            "/x-" + std::string(format_name(g.x_format)) + "/y-" + std::string(format_name(g.y_format));
+        EXPECT_NE(cs[i].id.find(suffix), std::string::npos) << cs[i].id;
+      }
+    }
+  }
+  const std::vector<Config> smoke = expand(make_plan("smoke"), 1), ci = expand(make_plan("ci"), 1);
+  EXPECT_EQ(smoke.front().id, "qwen3-30b-a3b/mini/bf16/T1/uniform/normal");
+  EXPECT_EQ(smoke[36].id, "qwen3-30b-a3b/mini/bf16/T4/uniform/normal/x-f16/y-f32");
+  EXPECT_EQ(smoke[37].id, "gpt-oss-120b/mini/bf16/T9/uniform/normal/x-f32/y-f16");
+  // ci: each of the 8 (x, y) pairs other than bf16/bf16 on 3 mini shapes x {bf16, mxfp8} x T {1, 8}.
+  std::map<std::pair<Format, Format>, int> pairs;
+  for (const Config& c : ci)
+    if (has_format_suffix(c.id)) ++pairs[{c.spec.x_format, c.spec.y_format}];
+  EXPECT_EQ(pairs.size(), 8u);
+  for (const auto& [xy, n] : pairs) EXPECT_EQ(n, 12) << format_name(xy.first) << "/" << format_name(xy.second);
+}
+
+// Every format sweep names shapes of its plan; f16 x or y never with heavy
+// values (its x outliers and outputs pass f16's 65504).
+TEST(Plan, FormatSweepsNamePlanShapesAndFitF16) {
+  for (const std::string& name : plan_names()) {
+    const Plan p = make_plan(name);
+    EXPECT_FALSE(name != "smoke" && p.format_sweeps.empty()) << name;
+    for (const FormatSweep& f : p.format_sweeps)
+      for (const std::string& s : f.shapes)
+        EXPECT_TRUE(std::any_of(p.shapes.begin(), p.shapes.end(), [&](const SweepShape& x) { return x.name == s; }))
+            << name << ": format sweep names shape " << s << ", not in the plan";
+    std::set<std::string> ids;
+    for (const Config& c : expand(p, 3)) {
+      EXPECT_TRUE(ids.insert(c.id).second) << name << ": id twice: " << c.id;
+      const bool f16 = c.spec.x_format == Format::f16 || c.spec.y_format == Format::f16;
+      EXPECT_FALSE(f16 && c.spec.values == ValueDist::heavy) << c.id;
+    }
+  }
 }
 
 TEST(Json, NonFiniteFiguresRoundTrip) {
@@ -39,13 +99,15 @@ TEST(Json, NonFiniteFiguresRoundTrip) {
 }
 
 // One small real sweep point through warp_decode's host twin.
-json small_point(ValueDist values) {
+json small_point(ValueDist values, Format x = Format::bf16, Format y = Format::bf16) {
   static const SweepShape shape{"test", {1, 136, 72, 8, 4}, {}};
   Config c;
   c.shape = &shape;
   c.spec.shape = shape.shape;
   c.spec.shape.T = 3;
   c.spec.values = values;
+  c.spec.x_format = x;
+  c.spec.y_format = y;
   c.spec.seed = 7;
   c.id = "test/" + std::string(values_name(values));
   const AccuracyRun run{"host", {&find_variant("warp_decode"), &find_variant("warp_decode_h32")}, {}, 1};
@@ -72,6 +134,22 @@ TEST(Accuracy, HostPointHasEveryFigure) {
   EXPECT_TRUE(p["references"].contains("fp64"));
   // h in fp32 is no less accurate than h in bf16.
   EXPECT_LE(num(p["results"][1]["metrics"]["rel_l2"]), num(p["results"][0]["metrics"]["rel_l2"]));
+}
+
+// x in f16 and y in f32: the point records both, every variant declares
+// (and is measured as) its f32 output, and the replay asks for both formats.
+TEST(Accuracy, HostPointWithXf16Yf32) {
+  const json p = small_point(ValueDist::normal, Format::f16, Format::f32);
+  EXPECT_EQ(p["x_format"], "f16");
+  EXPECT_EQ(p["y_format"], "f32");
+  ASSERT_EQ(p["results"].size(), 2u);
+  for (const json& r : p["results"]) {
+    EXPECT_EQ(r["status"], "ok") << r.dump();
+    EXPECT_EQ(r["output_format"], "f32");
+    EXPECT_LE(num(r["metrics"]["max_bound_ratio"]), 1.0);
+    const std::string replay = r["replay"];
+    EXPECT_NE(replay.find("--x-format f16 --y-format f32"), std::string::npos) << replay;
+  }
 }
 
 TEST(Accuracy, Fp32ReferenceIsMisleadingNearCancellation) {
@@ -206,7 +284,62 @@ TEST(Summary, RatiosAgainstEachExpertCentricBaseline) {
   const std::string md = render_markdown(r);
   EXPECT_NE(md.find("## Accuracy ratio over expert_centric\n"), std::string::npos);
   EXPECT_NE(md.find("## Accuracy ratio over expert_centric_mxfp8\n"), std::string::npos);
-  EXPECT_NE(md.find("| warp_decode | bf16 | 6x [6, 6] | 5x [5, 5] |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| warp_decode | bf16 | bf16 | bf16 | 6x [6, 6] | 5x [5, 5] |"), std::string::npos) << md;
+}
+
+// One row per (variant, weights, x, y) that ran; points from reports written
+// before x and y were swept (no fields) count as bf16. expert_centric_fp8 is
+// a baseline once it ran, and absent before.
+TEST(Summary, RatioRowsPerWeightXAndYFormat) {
+  json configs = json::array();
+  auto point = [&](const char* x, const char* y, double s, bool fp8) {
+    json c = {{"weights", "mxfp8"}, {"results", json::array()}};
+    if (x) c["x_format"] = x, c["y_format"] = y;
+    c["results"].push_back(fake_result("warp_decode", 1e-3 * s, 2.0, 1 - 1e-6, 0.01));
+    c["results"].push_back(fake_result("expert_centric", 2e-3 * s, 3.0, 1 - 3e-6, 0.02));
+    if (fp8) c["results"].push_back(fake_result("expert_centric_fp8", 8e-3 * s, 9.0, 1 - 9e-6, 0.05));
+    configs.push_back(c);
+  };
+  point(nullptr, nullptr, 1, false);  // an old report's point: bf16 x and y
+  point("bf16", "bf16", 2, false);
+  point("f16", "f32", 1, false);
+  const std::vector<std::string> names = {"warp_decode", "expert_centric", "expert_centric_mxfp8",
+                                          "expert_centric_fp8"};
+  json ar = accuracy_ratios(configs, ratio_baseline(configs, names), names);
+  EXPECT_EQ(ar["baselines"], json::array({"expert_centric"})) << "baselines that did not run have no rows";
+  ASSERT_EQ(ar["rows"].size(), 2u) << ar.dump(1);
+  EXPECT_EQ(ar["rows"][0]["x_format"], "bf16");
+  EXPECT_EQ(ar["rows"][0]["y_format"], "bf16");
+  EXPECT_EQ(ar["rows"][0]["vs_oracle"]["points"], 2);
+  EXPECT_EQ(ar["rows"][1]["x_format"], "f16");
+  EXPECT_EQ(ar["rows"][1]["y_format"], "f32");
+  EXPECT_EQ(ar["rows"][1]["weights"], "mxfp8");
+  EXPECT_NEAR(num(ar["rows"][1]["vs_oracle"]["geomean"]), 2.0, 1e-12);
+
+  point("f32", "f16", 1, true);
+  ar = accuracy_ratios(configs, ratio_baseline(configs, names), names);
+  EXPECT_EQ(ar["baselines"], json::array({"expert_centric", "expert_centric_fp8"}));
+  bool fp8_row = false;
+  for (const json& x : ar["rows"])
+    if (x["baseline"] == "expert_centric_fp8" && x["variant"] == "warp_decode") {
+      fp8_row = true;
+      EXPECT_EQ(x["x_format"], "f32");
+      EXPECT_EQ(x["y_format"], "f16");
+      EXPECT_NEAR(num(x["vs_oracle"]["geomean"]), 8.0, 1e-12);
+    }
+  EXPECT_TRUE(fp8_row) << ar.dump(1);
+  json r = report_of(std::vector<json>{});
+  r["accuracy_ratios"] = ar;
+  r["aggregate"] = aggregate(r["configs"], {});
+  r["worst_cases"] = json::array();
+  r["date"] = "d", r["preset"] = "smoke", r["elapsed_s"] = 1.0;
+  r["backend"] = {{"name", "cuda"}};
+  r["device"] = {{"name", "none"}, {"reason", "test"}};
+  r["build"] = {{"commit", "abc"}, {"build_type", "Release"}, {"cuda", false}};
+  const std::string md = render_markdown(r);
+  EXPECT_NE(md.find("| warp_decode | mxfp8 | f16 | f32 | 2x [2, 2] |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| warp_decode | mxfp8 | f32 | f16 | 8x [8, 8] |"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Accuracy ratio over expert_centric_fp8\n"), std::string::npos) << md;
 }
 
 TEST(Render, HtmlIsSelfContainedAndMarkdownSaysHost) {

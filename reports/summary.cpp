@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "reports/accuracy.hpp"
 
@@ -121,7 +122,7 @@ namespace {
 double field(const json& r, const char* key) { return r.contains(key) ? num(r[key]) : std::nan(""); }
 double cosine_distance(const json& r) { return 1 - field(r, "cosine_vs_fp32_reference"); }
 
-// Pairs (baseline figure, variant figure) of one (variant, weights) row.
+// Pairs (baseline figure, variant figure) of one (variant, weights, x, y) row.
 struct RatioPairs {
   std::vector<std::pair<double, double>> rel_l2, rel_l2_fp32, ucond, cosine, max_abs;
 };
@@ -134,7 +135,9 @@ bool ran_anywhere(const json& configs, const std::string& v) {
 }
 
 void add_rows(json& rows, const json& configs, const std::string& baseline, const std::vector<std::string>& variants) {
-  std::map<std::pair<std::string, std::string>, RatioPairs> by;  // (variant, weights)
+  // (variant, weights, x format, y format); configs from before x and y were
+  // swept lack the fields and ran in bf16.
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, RatioPairs> by;
   for (const json& c : configs) {
     const json* base = nullptr;
     for (const json& r : c["results"])
@@ -143,7 +146,7 @@ void add_rows(json& rows, const json& configs, const std::string& baseline, cons
     const json& b = *base;
     for (const json& r : c["results"]) {
       if (r["variant"] == baseline || !measured(r)) continue;
-      RatioPairs& p = by[{r["variant"], c["weights"]}];
+      RatioPairs& p = by[{r["variant"], c["weights"], c.value("x_format", "bf16"), c.value("y_format", "bf16")}];
       p.rel_l2.push_back({num(b["metrics"]["rel_l2"]), num(r["metrics"]["rel_l2"])});
       p.ucond.push_back({num(b["metrics"]["max_ucond"]), num(r["metrics"]["max_ucond"])});
       p.rel_l2_fp32.push_back({field(b, "rel_l2_vs_fp32_reference"), field(r, "rel_l2_vs_fp32_reference")});
@@ -153,9 +156,11 @@ void add_rows(json& rows, const json& configs, const std::string& baseline, cons
   }
   for (const std::string& v : variants)
     for (const auto& [key, p] : by) {
-      if (key.first != v) continue;
+      if (std::get<0>(key) != v) continue;
       rows.push_back({{"variant", v},
-                      {"weights", key.second},
+                      {"weights", std::get<1>(key)},
+                      {"x_format", std::get<2>(key)},
+                      {"y_format", std::get<3>(key)},
                       {"baseline", baseline},
                       {"vs_oracle", ratio_stats(p.rel_l2)},
                       {"vs_fp32_reference", ratio_stats(p.rel_l2_fp32)},

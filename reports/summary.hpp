@@ -29,10 +29,14 @@ inline constexpr const char* kCosineRatioMetric =
 inline constexpr const char* kMaxAbsRatioMetric = "seed's check: max |y - y_fp32| against a plain fp32 reference";
 
 // The expert-centric baselines the accuracy claim is stated against: without
-// and with activation re-quantization to MXFP8 (the seed's configuration).
-inline constexpr const char* kExpertCentricBaselines[] = {"expert_centric", "expert_centric_mxfp8"};
+// activation re-quantization, with x and h re-quantized to MXFP8 (the seed's
+// configuration) and to fp8 e4m3 with per-row fp32 scales. A baseline that
+// did not run (not built, not selected, skipped everywhere) has no rows.
+inline constexpr const char* kExpertCentricBaselines[] = {"expert_centric", "expert_centric_mxfp8",
+                                                         "expert_centric_fp8"};
 
-// Accuracy ratios of each variant per weight format, against `baseline` and
+// Accuracy ratios of each variant per (weight format, x format, y format)
+// that ran, against `baseline` and
 // then against every other kExpertCentricBaselines entry that ran (each row
 // names its baseline): relative L2 on the oracle and on the plain fp32
 // reference (what "closer to fp32" claims use), max u*c error, and the seed's

@@ -19,6 +19,16 @@ echo "$out"
 [[ $rc -eq 0 ]] || fail "a report against itself must pass the gate (exit $rc)"
 grep -q "accuracy results" <<<"$out" || fail "the gate did not say what it compared"
 
+# A point the baseline lacks (x in f16, y in f32, as against a report from
+# before x and y were swept) is not compared and does not fail the gate; the
+# bf16 points still are.
+"$mc" report --preset smoke --backend host --no-progress --variants warp_decode --out "$dir/formats" \
+  --only "$only|^qwen3-30b-a3b/mini/bf16/T4/uniform/normal/x-f16/y-f32\$" --baseline "$dir/base/report.json" \
+  >"$dir/formats.log" 2>&1; rc=$?
+[[ $rc -eq 0 ]] || fail "a new x / y format point must not fail the gate (exit $rc): $(tail -5 "$dir/formats.log")"
+grep -q "4 accuracy results" "$dir/formats.log" || fail "the gate did not compare the 4 bf16 points: $(cat "$dir/formats.log")"
+grep -q '"x_format": "f16"' "$dir/formats/report.json" || fail "the x f16 point did not run"
+
 python3 - "$dir/base/report.json" "$dir/better.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -7,8 +7,10 @@
 set -u
 mc="$1"; dir="$2"; backend="${3:-host}"
 # Two shapes, two batch sizes, two value distributions, every variant: 8
-# points, so each of 3 shards gets 2 or 3 and no shard holds a whole shape.
-only='^(qwen3-30b-a3b|gpt-oss-120b)/mini/bf16/T(1|4)/uniform/(normal|cancel)$'
+# points with x and y in bf16, and the preset's 2 with x / y in f16 and f32
+# (after them in sweep order): 10, so each of 3 shards gets 3 or 4 and no
+# shard holds a whole shape.
+only='^(qwen3-30b-a3b|gpt-oss-120b)/mini/bf16/(T(1|4)/uniform/(normal|cancel)|T(4|9)/uniform/normal/x-f(16|32)/y-f(16|32))$'
 rm -rf "$dir"; mkdir -p "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
 report() { "$mc" report --preset smoke --backend "$backend" --only "$only" --no-progress "$@"; }
@@ -34,6 +36,8 @@ def strip(x):
 sizes = [len(p["configs"]) for p in parts]
 if sum(sizes) != len(whole["configs"]) or min(sizes) == 0 or len(whole["configs"]) < 6:
     sys.exit(f"FAIL: shard sizes {sizes} do not split the {len(whole['configs'])} points")
+if not any(c["x_format"] != "bf16" or c["y_format"] != "bf16" for c in whole["configs"]):
+    sys.exit("FAIL: no point with x / y in another format than bf16 in the sweep")
 a, b = strip(whole), strip(merged)
 if a != b:
     for k in a:

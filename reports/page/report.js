@@ -138,7 +138,7 @@
     });
   })();
 
-  // ---- accuracy ratio per format --------------------------------------------
+  // ---- accuracy ratio per (weight, x, y) format ----------------------------
   (function ratio() {
     var ar = R.accuracy_ratios, vals = [];
     document.getElementById("ratio-metric").textContent = "Baselines: " + ((ar.baselines || [ar.baseline]).join(", ") || "none") +
@@ -149,7 +149,9 @@
       [["rel L2 vs oracle", x.vs_oracle], ["rel L2 vs fp32 ref", x.vs_fp32_reference], ["max u*c vs oracle", x.max_ucond_vs_oracle],
        ["cosine dist vs fp32 ref", x.cosine_distance_vs_fp32_reference], ["max abs vs fp32 ref", x.max_abs_vs_fp32_reference]].forEach(function (p) {
         if (p[1] && p[1].geomean !== null)
-          vals.push({ variant: x.variant + " / " + (x.baseline || ar.baseline), weights: x.weights, against: p[0], geomean: p[1].geomean, min: p[1].min, max: p[1].max, points: p[1].points });
+          vals.push({ variant: x.variant + " / " + (x.baseline || ar.baseline), weights: x.weights,
+            io: "x " + (x.x_format || "bf16") + ", y " + (x.y_format || "bf16"), against: p[0], geomean: p[1].geomean,
+            min: p[1].min, max: p[1].max, points: p[1].points });
       });
     });
     if (!vals.length) {
@@ -158,12 +160,14 @@
     }
     chart("chart-ratio", {
       data: { values: vals },
-      facet: { column: { field: "weights", type: "nominal", title: "weight format" } },
+      // One row of panels per (x, y) format pair that ran (reports from before x and y were swept: bf16).
+      facet: { column: { field: "weights", type: "nominal", title: "weight format" },
+        row: { field: "io", type: "nominal", title: "activations x, output y" } },
       spec: { width: { step: 70 }, height: 220, layer: [
         { mark: "bar", encoding: { x: { field: "variant", type: "nominal", title: null }, xOffset: { field: "against" },
           y: { field: "geomean", type: "quantitative", scale: { zero: true }, title: "baseline error / variant error" },
           color: { field: "against", type: "nominal", title: "metric" },
-          tooltip: [{ field: "variant" }, { field: "against" }, { field: "geomean", format: ".3f" }, { field: "min", format: ".3f" }, { field: "max", format: ".3f" }, { field: "points" }] } },
+          tooltip: [{ field: "variant" }, { field: "weights" }, { field: "io" }, { field: "against" }, { field: "geomean", format: ".3f" }, { field: "min", format: ".3f" }, { field: "max", format: ".3f" }, { field: "points" }] } },
         { mark: { type: "rule", color: "black" }, encoding: { x: { field: "variant", type: "nominal" }, xOffset: { field: "against" },
           y: { field: "min", type: "quantitative" }, y2: { field: "max" } } },
         { mark: { type: "rule", color: "#b00020", strokeDash: [4, 3] }, encoding: { y: { datum: 1 } } }
