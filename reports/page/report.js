@@ -163,6 +163,9 @@
       // One row of panels per (x, y) format pair that ran (reports from before x and y were swept: bf16).
       facet: { column: { field: "weights", type: "nominal", title: "weight format" },
         row: { field: "io", type: "nominal", title: "activations x, output y" } },
+      // Ratios of one panel can be 1e7 (h kept in fp32 with an f32 output) where another's are ~1: a shared
+      // axis would flatten the rest.
+      resolve: { scale: { y: "independent" } },
       spec: { width: { step: 70 }, height: 220, layer: [
         { mark: "bar", encoding: { x: { field: "variant", type: "nominal", title: null }, xOffset: { field: "against" },
           y: { field: "geomean", type: "quantitative", scale: { zero: true }, title: "baseline error / variant error" },
