@@ -41,6 +41,17 @@ enum class Combine : uint8_t {
   per_expert_outputs,
 };
 
+// How x_requant / h_requant scale the values they round.
+enum class RequantScale : uint8_t {
+  // A power-of-two scale per requant_block values (OCP MX), or none (block 0).
+  pow2_block,
+  // One fp32 scale per row (per-token fp8): s = max(fl(amax / max_f),
+  // 2^-126), elements sat_f(RN_f(fl(v / s))); the GEMM sums the element codes
+  // and multiplies its fp32 result by s (epilogue_roundings counts that
+  // rounding). requant_block is unused (oracle/BOUNDS.md 2.1).
+  fp32_row,
+};
+
 struct Numerics {
   Format accumulator = Format::f32;
   // Unit of the accumulator's rounding; 0 means unit_roundoff(accumulator).
@@ -75,6 +86,13 @@ struct Numerics {
   // elements saturating); 0 means plain element-wise rounding with no scale.
   // The bound's absolute floor (underflow) depends on it (oracle/BOUNDS.md 2.1).
   int requant_block = 32;
+  RequantScale requant_scale = RequantScale::pow2_block;
+  // fp32 roundings of each gate/up and down GEMM output after its sum, by
+  // scales applied in the epilogue: 1 for fl(acc * s_row), 2 for
+  // fl(fl(acc * s_row) * s_w) with s_w the weight row's fp32 scale (its
+  // codes then enter the sum as they are). Each adds one rounding to every
+  // term's path plus an underflow floor per output (oracle/BOUNDS.md 2.1).
+  int epilogue_roundings = 0;
   ReductionShape down;
   Combine combine = Combine::fold_partials;
   Format expert_out_format = Format::f32;  // per_expert_outputs only

@@ -13,6 +13,7 @@ void register_builtin_variants(Registry& r) {
   MOECHECK_BUILTIN_VARIANT(make_expert_centric);
   MOECHECK_BUILTIN_VARIANT(make_expert_centric_fused);
   MOECHECK_BUILTIN_VARIANT(make_expert_centric_mxfp8);
+  MOECHECK_BUILTIN_VARIANT(make_expert_centric_fp8);
   // picks one of the above per (shape, T) (kernels/auto/)
   MOECHECK_BUILTIN_VARIANT(make_auto);
 }

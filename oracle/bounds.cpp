@@ -33,6 +33,7 @@ struct Units {
   double u;    // accumulator unit roundoff
   double eta;  // accumulator underflow floor per rounding
   WeightDequant wg, wd;  // w13, w2
+  int epi = 0;  // Numerics::epilogue_roundings
 };
 
 // r roundings declared (Numerics::weight_roundings) or inferred (one when the
@@ -66,7 +67,31 @@ Units units(const Case& c, const Numerics& n) {
   r.eta = rounding_floor(n.accumulator);
   r.wg = weight_dequant(c.w13.format, n, r.u, r.eta);
   r.wd = weight_dequant(c.w2.format, n, r.u, r.eta);
+  r.epi = n.epilogue_roundings;
   return r;
+}
+
+// Underflow floor of the epilogue roundings of one GEMM output over the
+// weight row w (K) of format f (BOUNDS.md 2.1): fl(A s) costs eta; with a
+// second rounding fl(. s_w), the first one's eta is multiplied by s_w (1 + u)
+// and s_w <= max|w| / (the element format's smallest positive value) when
+// the row has a nonzero code (otherwise the sum is an exact zero).
+double epilogue_floor(const Units& un, WeightFormat f, const double* w, int64_t K) {
+  if (un.epi <= 0) return 0;
+  double sw = 0;
+  if (un.epi > 1) {
+    const MiniSpec e = mini_spec(element_format(f));
+    double m = 0;
+    for (int64_t q = 0; q < K; ++q) m = std::max(m, std::fabs(w[q]));
+    sw = m / pow2(1 - e.bias - e.mbits);
+  }
+  return un.eta * (1 + (un.epi - 1) * (1 + un.u) * sw) * kSlack;
+}
+
+// Values sharing one re-quantization scale along a row of `len` values
+// (0: element-wise rounding, no scale).
+int64_t requant_span(const Numerics& n, int64_t len) {
+  return n.requant_scale == RequantScale::fp32_row ? len : n.requant_block;
 }
 
 // |d act / d u| at the exact g (BOUNDS.md 2.2): |silu(g)|, |gelu(g)|,
@@ -228,7 +253,7 @@ StageErr unordered_dot_error(const double* tabs, int64_t n, const Depths& depths
 double x_requant_term(const Case& c, const Numerics& n, const RequantError& rq, const double* row,
                       const double* x, const double* xamax, double cond) {
   double floor_sum = 0;
-  const int64_t B = n.requant_block;
+  const int64_t B = requant_span(n, c.shape.H);
   for (int64_t q = 0; q < c.shape.H; ++q) {
     const double fl = (B > 0 ? rq.floor_per_amax * xamax[q / B] : 0.0) + rq.floor_abs;
     floor_sum += std::fabs(row[q]) * fl;
@@ -278,7 +303,7 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   b.rigorous.assign(s.T * s.H, 0);
   b.estimate.assign(s.T * s.H, 0);
   const bool fold = n.combine == Combine::fold_partials;
-  const int64_t dd = reduction_depth(n.down, s.I) + un.wd.r;
+  const int64_t dd = reduction_depth(n.down, s.I) + un.wd.r + un.epi;
   // fold_partials: each expert's lane partial is folded in with one fma (two
   // roundings without fma); the tree comes after all k folds.
   const int64_t fold_depth = dd + (n.down.fma ? s.k : 2 * s.k);
@@ -307,15 +332,16 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
         cj *= inflate;
         pr *= inflate;
         const double w = std::fabs(static_cast<double>(c.weight(t, j)));
+        const double ef = epilogue_floor(un, c.w2.format, d.data(), s.I);
         if (fold) {
           C += w * cj;
-          Pr += w * pr;
-          Pe += w * pe;
+          Pr += w * (pr + ef);
+          Pe += w * (pe + ef);
           continue;
         }
         const double ay = std::fabs(yj) + static_cast<double>(s.I + 2) * 0x1p-52 * cj;
-        double ejr = pr + gamma_n(static_cast<double>(dd), un.u) * (cj + pr) + static_cast<double>(s.I * dd) * un.eta;
-        double eje = pe + gamma_prob(static_cast<double>(dd), un.u) * (cj + pe);
+        double ejr = pr + gamma_n(static_cast<double>(dd), un.u) * (cj + pr) + static_cast<double>(s.I * dd) * un.eta + ef;
+        double eje = pe + gamma_prob(static_cast<double>(dd), un.u) * (cj + pe) + ef;
         if (expert_round) {
           const double ue = unit_roundoff(n.expert_out_format), fe = rounding_floor(n.expert_out_format);
           ejr += ue * (ay + ejr) + fe;
@@ -352,7 +378,7 @@ StageErr ordered_dot_error(const Numerics& n, const Units& un, const RequantErro
                            std::vector<double>& scratch, std::vector<Run>& lanes) {
   scratch.resize(3 * H);
   double *t = scratch.data(), *pi = t + H, *pe = pi + H;
-  const int64_t B = n.requant_block;
+  const int64_t B = requant_span(n, H);
   for (int64_t q = 0; q < H; ++q) {
     t[q] = row[q] * x[q];
     double p = 0;
@@ -369,7 +395,9 @@ StageErr ordered_dot_error(const Numerics& n, const Units& un, const RequantErro
   }
   const RoundCtx rc{un.u, un.eta, n.gate_up.fma};
   lane_chains(n.gate_up, t, pi, pe, H, rc, lanes);
-  const Run r = butterfly(lanes, rc);
+  Run r = butterfly(lanes, rc);
+  // Epilogue roundings of the sum (their floors: the caller's epilogue_floor).
+  for (int e = 0; e < un.epi; ++e) run_round(r, un.u, 0);
   return {r.B, r.estimate()};
 }
 
@@ -393,6 +421,7 @@ Bounds ordered_down_bounds(const Case& c, const OracleResult& o, const Numerics&
     for (int64_t idx = 0; idx < s.T * s.H; ++idx) {
       const int64_t tt = idx / s.H, i = idx % s.H;
       Run total;
+      double fold_floor = 0;  // fold: sum_j |w_j| (epilogue floor of j)
       for (int64_t j = 0; j < s.k; ++j) {
         const int64_t tj = tt * s.k + j;
         decode_row(c.w2, c.slot_of(c.id(tt, j)), i, d.data());
@@ -408,19 +437,30 @@ Bounds ordered_down_bounds(const Case& c, const OracleResult& o, const Numerics&
         }
         lane_chains(n.down, t.data(), pi.data(), pe.data(), s.I, rc, lanes);
         const double w = static_cast<double>(c.weight(tt, j));
+        const double ef = epilogue_floor(un, c.w2.format, d.data(), s.I);
         if (fold) {
           if (acc.size() != lanes.size() || j == 0) acc.assign(lanes.size(), Run{});
-          for (size_t l = 0; l < lanes.size(); ++l) run_fold(acc[l], lanes[l], w, rc);
+          // No per-expert sum to apply an epilogue to: each lane partial
+          // takes its roundings (a path of every term sees them).
+          for (size_t l = 0; l < lanes.size(); ++l) {
+            for (int e = 0; e < un.epi; ++e) run_round(lanes[l], un.u, 0);
+            run_fold(acc[l], lanes[l], w, rc);
+          }
+          fold_floor += std::fabs(w) * ef;
           continue;
         }
         Run yj = butterfly(lanes, rc);
+        // Epilogue roundings (relative here, floors ef).
+        for (int e = 0; e < un.epi; ++e) run_round(yj, un.u, 0);
+        yj.B += ef;
+        yj.Pe += ef;
         if (n.expert_out_format != n.accumulator)
           run_round(yj, unit_roundoff(n.expert_out_format), rounding_floor(n.expert_out_format));
         // y = sum_j w_j y_j: a product and an add per expert.
         run_fold(total, yj, w, RoundCtx{un.u, un.eta, false});
       }
       if (fold) total = butterfly(acc, rc);
-      double yr = total.B, ye = total.estimate();
+      double yr = total.B + fold_floor, ye = total.estimate() + fold_floor;
       store_with_output_rounding(n, o, idx, yr, ye, b);
     }
   }
@@ -451,12 +491,24 @@ double rounding_floor(Format f) {
   return pow2(-s.bias - s.mbits);  // half of the smallest subnormal 2^(1-bias-mbits)
 }
 
-RequantError requant_error(Format f, int block) {
+RequantError requant_error(Format f, int block, RequantScale scale) {
   RequantError r;
   const MiniSpec s = mini_spec(f);
   const double u = unit_roundoff(f);
   const int emin = 1 - s.bias;
   const double half_q = pow2(emin - s.mbits - 1);  // half the subnormal quantum
+  if (scale == RequantScale::fp32_row) {
+    // s = max(fl(amax / max_f), 2^-126), q = sat_f(RN_f(fl(v / s))), value
+    // q s: |q s - v| <= (u_f (1 + u) + u) |v| + s (half_q + 2^-149) with
+    // u = 2^-24 (the two fp32 roundings; saturation costs at most 2 u max_f,
+    // inside u_f |fl(v / s)|) and s <= amax (1 + u) / max_f + 2^-126.
+    // BOUNDS.md 2.1.
+    const double u32 = 0x1p-24, fq = half_q + 0x1p-149;
+    r.rel = u * (1 + u32) + u32;
+    r.floor_per_amax = fq * (1 + u32) / mini_max(f);
+    r.floor_abs = fq * 0x1p-126;
+    return r;
+  }
   if (block <= 0) {
     r.rel = u;
     r.floor_abs = half_q;
@@ -480,14 +532,16 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   const Units un = units(c, n);
   const int64_t tki = s.T * s.k * s.I;
   std::vector<double> ehr(tki), ehe(tki);  // (T, k, I) bounds on |h_kernel - h_true|
-  const int64_t dg = reduction_depth(n.gate_up, s.H) + un.wg.r;
+  const int64_t dg = reduction_depth(n.gate_up, s.H) + un.wg.r + un.epi;
   const bool inexact_products = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format) > 53;
-  const RequantError xrq = n.x_requant ? requant_error(*n.x_requant, n.requant_block) : RequantError{};
+  const RequantError xrq =
+      n.x_requant ? requant_error(*n.x_requant, n.requant_block, n.requant_scale) : RequantError{};
   // (T, ceil(H/B)) block amax of |x| for a scaled x requantization.
   std::vector<double> x(s.T * s.H), xamax;
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t q = 0; q < s.H; ++q) x[t * s.H + q] = c.x_value(t, q);
-  const int64_t B = n.requant_block > 0 ? n.requant_block : s.H;
+  const int64_t xspan = requant_span(n, s.H);  // values per x scale, 0: none
+  const int64_t B = xspan > 0 ? xspan : s.H;
   const int64_t nbx = (s.H + B - 1) / B;
   xamax.assign(s.T * nbx, 0);
   std::vector<double> xabs(s.T, 0);  // (T) sum |x|, for the weights' dequantization floors
@@ -502,14 +556,14 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t q = 0; q < s.H; ++q) {
       const double ax = std::fabs(x[t * s.H + q]);
-      const double dx = n.x_requant ? xrq.rel * ax + (n.requant_block > 0 ? xrq.floor_per_amax * xamax[t * nbx + q / B]
-                                                                          : 0.0) + xrq.floor_abs
+      const double dx = n.x_requant ? xrq.rel * ax + (xspan > 0 ? xrq.floor_per_amax * xamax[t * nbx + q / B] : 0.0) +
+                                          xrq.floor_abs
                                     : 0.0;
       xpert[t] += (ax + dx) * kSlack;
     }
   const bool tile = un.wg.tile_rel > 0 || un.wg.tile_floor > 0;
 
-  const Depths gate_depths = ordered(n.gate_up) ? Depths{} : position_depths(n.gate_up, s.H, un.wg.r);
+  const Depths gate_depths = ordered(n.gate_up) ? Depths{} : position_depths(n.gate_up, s.H, un.wg.r + un.epi);
 #pragma omp parallel
   {
     std::vector<double> row(s.H), scratch, tabs;
@@ -536,9 +590,13 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
         decode_row(c.w13, slot, gate_row(c.layout, s.I, nn), row.data());
         eg = ordered_dot_error(n, un, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], s.H, inexact_products, scratch,
                                lanes);
+        const double fg = epilogue_floor(un, c.w13.format, row.data(), s.H);
+        eg.r += fg, eg.e += fg;
         decode_row(c.w13, slot, up_row(c.layout, s.I, nn), row.data());
         eu = ordered_dot_error(n, un, xrq, row.data(), &x[t * s.H], &xamax[t * nbx], s.H, inexact_products, scratch,
                                lanes);
+        const double fu = epilogue_floor(un, c.w13.format, row.data(), s.H);
+        eu.r += fu, eu.e += fu;
       } else {
         eg = dot_error(o.g_cond[idx] * kSlack, rqg, dg, s.H, un, un.wg.floor * xabs[t]);
         eu = dot_error(o.u_cond[idx] * kSlack, rqu, dg, s.H, un, un.wg.floor * xabs[t]);
@@ -552,6 +610,8 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
           const StageErr w = unordered_dot_error(tabs.data(), s.H, gate_depths, r == 0 ? o.g[idx] : o.u[idx],
                                                  r == 0 ? rqg : rqu, un, un.wg.floor * xabs[t]);
           e.r = std::min(e.r, w.r);
+          const double f = epilogue_floor(un, c.w13.format, row.data(), s.H);
+          e.r += f, e.e += f;
         }
       }
       const double hmag = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
@@ -562,15 +622,16 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
   }
   if (n.h_requant) {
     // Block-scaled requantization of h along I (BOUNDS.md 2.2).
-    const RequantError hrq = requant_error(*n.h_requant, n.requant_block);
-    const int64_t HB = n.requant_block > 0 ? n.requant_block : s.I;
+    const RequantError hrq = requant_error(*n.h_requant, n.requant_block, n.requant_scale);
+    const int64_t hspan = requant_span(n, s.I);  // values per h scale, 0: none
+    const int64_t HB = hspan > 0 ? hspan : s.I;
     for (int64_t tj = 0; tj < s.T * s.k; ++tj)
       for (int64_t b0 = 0; b0 < s.I; b0 += HB) {
         const int64_t b1 = std::min(s.I, b0 + HB);
         double amax = 0;
         for (int64_t q = b0; q < b1; ++q)
           amax = std::max(amax, std::fabs(o.h[tj * s.I + q]) * kSlack + o.h_err[tj * s.I + q] + ehr[tj * s.I + q]);
-        const double fl = (n.requant_block > 0 ? hrq.floor_per_amax * amax : 0.0) + hrq.floor_abs;
+        const double fl = (hspan > 0 ? hrq.floor_per_amax * amax : 0.0) + hrq.floor_abs;
         for (int64_t q = b0; q < b1; ++q) {
           const int64_t idx = tj * s.I + q;
           const double hm = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];

@@ -29,11 +29,12 @@ int64_t reduction_depth(const ReductionShape& s, int64_t n);
 // |RN_f(v) - v| <= rel * |v| + floor: half the smallest subnormal for floor.
 double rounding_floor(Format f);
 // Re-quantization to element format f with a shared power-of-two scale per
-// `block` values (0: none): relative part and floor per unit of block amax
-// (block > 0) or absolute floor (block == 0). BOUNDS.md 2.1.
+// `block` values (0: none), or one fp32 scale per row (fp32_row, block
+// unused): relative part and floor per unit of block / row amax (scaled) or
+// absolute floor (block == 0). BOUNDS.md 2.1.
 struct RequantError {
   double rel = 0, floor_per_amax = 0, floor_abs = 0;
 };
-RequantError requant_error(Format f, int block);
+RequantError requant_error(Format f, int block, RequantScale scale = RequantScale::pow2_block);
 
 }  // namespace moecheck

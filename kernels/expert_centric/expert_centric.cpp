@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/activation.hpp"
+#include "kernels/expert_centric/fp8_row.hpp"
 #include "kernels/expert_centric/mx_requant.hpp"
 #include "kernels/expert_centric/plan.hpp"
 #include "kernels/warp_decode/family.hpp"
@@ -103,7 +104,7 @@ std::unique_ptr<Variant> make_expert_centric_fused() { return std::make_unique<E
 namespace ec {
 
 #if !MOECHECK_WITH_CUDA
-void run_device(const DeviceArgs&, void*, CUstream_st*, bool, bool) {
+void run_device(const DeviceArgs&, void*, CUstream_st*, bool, Requant) {
   throw std::runtime_error("expert-centric: built without CUDA (MOECHECK_ENABLE_CUDA=OFF)");
 }
 #endif
@@ -112,8 +113,17 @@ namespace {
 float round_bf16(float v) { return bf16_to_f32(f32_to_bf16_rn(v)); }
 
 // out (K) = row r of expert slot `slot` as the GEMM's B operand: each weight
-// dequantized (W::at, as the device loader) and rounded once to bf16.
-void tile_row(const WeightStack& w, int64_t slot, int64_t r, float* out) {
+// dequantized (W::at, as the device loader) and rounded once to bf16; with
+// `codes` (fp8_row and fp8_channel weights) the e4m3 codes alone, *s_w the
+// row's scale (else 1).
+void tile_row(const WeightStack& w, int64_t slot, int64_t r, float* out, bool codes = false, float* s_w = nullptr) {
+  if (codes) {
+    const auto row = Fp8ChannelCodes::row(w.data.data(), w.scales.data(), w.tensor_scale.data(), slot, w.R, w.K, r);
+    for (int64_t q = 0; q < w.K; ++q) out[q] = Fp8ChannelCodes::at(row, q);
+    *s_w = warp_decode::Fp8ChannelWeights::scale(row, 0);
+    return;
+  }
+  if (s_w) *s_w = 1.0f;
   warp_decode::with_weights(w.format, [&](auto wt) {
     using W = decltype(wt);
     const auto row = W::row(w.data.data(), w.scales.data(), w.tensor_scale.data(), slot, w.R, w.K, r);
@@ -137,9 +147,11 @@ float blocked_dot(int64_t K, A a, B b) {
 }
 }  // namespace
 
-void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
+void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, Requant rq) {
   const Shape& s = c.shape;
   const int64_t T = s.T, H = s.H, I = s.I, k = s.k;
+  const bool mxfp8 = rq == Requant::mxfp8, fp8 = rq == Requant::fp8_row;
+  const bool codes = fp8 && c.w13.format == WeightFormat::fp8_channel;  // w13, w2 in one format
   std::vector<float> yj(static_cast<size_t>(T * k * H));
 #pragma omp parallel for schedule(dynamic) collapse(2)
   for (int64_t t = 0; t < T; ++t) {
@@ -147,31 +159,40 @@ void run_host(const Case& c, bool fused, std::vector<uint8_t>& y, bool mxfp8) {
       const int64_t e = c.slot_of(c.id(t, j));
       std::vector<float> h(static_cast<size_t>(I));
       // (H) this token's x as the A operand: bf16 (RNE from f16 / f32), or
-      // re-quantized to MXFP8 straight from its exact values.
+      // re-quantized to MXFP8 / fp8 row codes straight from its exact values
+      // (sx: the fp8 row scale, 1 otherwise).
       std::vector<uint16_t> xr(static_cast<size_t>(H));
+      float sx = 1.0f, sh = 1.0f, sg = 1.0f, su = 1.0f, sd = 1.0f;
       auto xv = [&](int64_t q) { return static_cast<float>(c.x_value(t, q)); };
       if (mxfp8)
         mx_requant_values(xv, H, xr.data());
+      else if (fp8)
+        fp8_row_values(xv, H, xr.data(), &sx);
       else
         for (int64_t q = 0; q < H; ++q) xr[q] = f32_to_bf16_rn(xv(q));
       std::vector<float> gw(static_cast<size_t>(H)), uw(static_cast<size_t>(H)), dw(static_cast<size_t>(I));
       for (int64_t n = 0; n < I; ++n) {
-        tile_row(c.w13, e, gate_row(c.layout, I, n), gw.data());
-        tile_row(c.w13, e, up_row(c.layout, I, n), uw.data());
+        tile_row(c.w13, e, gate_row(c.layout, I, n), gw.data(), codes, &sg);
+        tile_row(c.w13, e, up_row(c.layout, I, n), uw.data(), codes, &su);
         auto x = [&](int64_t k) { return bf16_to_f32(xr[k]); };
-        const float g = blocked_dot(H, x, [&](int64_t k) { return gw[k]; });
-        const float u = blocked_dot(H, x, [&](int64_t k) { return uw[k]; });
+        float g = blocked_dot(H, x, [&](int64_t k) { return gw[k]; });
+        float u = blocked_dot(H, x, [&](int64_t k) { return uw[k]; });
+        if (fp8) g = fp8_epilogue(g, sx, sg), u = fp8_epilogue(u, sx, su);
         h[n] = round_bf16(act::apply(c.act, g, u));
       }
-      if (mxfp8) {
+      if (mxfp8 || fp8) {
         std::vector<uint16_t> hc(static_cast<size_t>(I));  // (I) h codes
         for (int64_t n = 0; n < I; ++n) hc[n] = f32_to_bf16_rn(h[n]);
-        mx_requant_row(hc.data(), I, hc.data());
+        if (mxfp8)
+          mx_requant_row(hc.data(), I, hc.data());
+        else
+          fp8_row_values([&](int64_t q) { return h[q]; }, I, hc.data(), &sh);
         for (int64_t n = 0; n < I; ++n) h[n] = bf16_to_f32(hc[n]);
       }
       for (int64_t i = 0; i < H; ++i) {
-        tile_row(c.w2, e, i, dw.data());
-        const float d = blocked_dot(I, [&](int64_t k) { return h[k]; }, [&](int64_t k) { return dw[k]; });
+        tile_row(c.w2, e, i, dw.data(), codes, &sd);
+        float d = blocked_dot(I, [&](int64_t k) { return h[k]; }, [&](int64_t k) { return dw[k]; });
+        if (fp8) d = fp8_epilogue(d, sh, sd);
         yj[(t * k + j) * H + i] = fused ? c.weight(t, j) * d : round_bf16(d);
       }
     }

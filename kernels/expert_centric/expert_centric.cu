@@ -9,6 +9,7 @@
 #include "core/cuda_check.hpp"
 #include "kernels/expert_centric/ec_kernels.cuh"
 #include "kernels/expert_centric/expert_centric.hpp"
+#include "kernels/expert_centric/fp8_row.hpp"
 #include "kernels/warp_decode/family.hpp"
 
 namespace moecheck::ec {
@@ -17,12 +18,14 @@ namespace {
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // One GEMM with weights in format wf; xf: x's format (gateup_act reads x,
-// the other modes bf16 rows of the workspace).
+// the other modes bf16 rows of the workspace). codes: fp8_channel weights as
+// their bare e4m3 codes (expert_centric_fp8; gateup_f32 only, which writes
+// the fp32 sums for its epilogue).
 template <Mode M>
 void launch_gemm(const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, WeightFormat wf, Format xf,
-                 cudaStream_t st) {
+                 cudaStream_t st, bool codes = false) {
   const dim3 grid(static_cast<unsigned>((cols + block_cols<M>() - 1) / block_cols<M>()), static_cast<unsigned>(tiles));
-  warp_decode::with_weights(wf, [&](auto w) {
+  auto launch = [&](auto w) {
     using W = decltype(w);
     auto go = [&](auto xv) {
       using XV = decltype(xv);
@@ -36,7 +39,10 @@ void launch_gemm(const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, Weigh
       warp_decode::with_x(xf, go);
     else
       go(Bf16Vec{});
-  });
+  };
+  if constexpr (M == Mode::gateup_f32)
+    if (codes) return launch(Fp8ChannelCodes{});
+  warp_decode::with_weights(wf, launch);
 }
 
 template <class T>
@@ -46,12 +52,14 @@ T* at(void* ws, int64_t off) {
 
 }  // namespace
 
-void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, bool mxfp8) {
-  if (fused && mxfp8) throw std::invalid_argument("expert-centric: MXFP8 re-quantization is on the eight-stage path only");
+void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, Requant rq) {
+  if (fused && rq != Requant::none)
+    throw std::invalid_argument("expert-centric: activation re-quantization is on the eight-stage path only");
   warp_decode::check_output_format("expert-centric", a.y_format);
   cudaStream_t st = stream;
   const Shape& s = a.shape;
-  const Layout L = plan_layout(s, fused);
+  const bool mxfp8 = rq == Requant::mxfp8, fp8 = rq == Requant::fp8_row;
+  const Layout L = plan_layout(s, fused, fp8);
   const int64_t N = pair_count(s), tiles = max_tiles(s), rows = max_rows(s);
   auto* sorted = at<int32_t>(ws, L.sorted_pair);
   auto* row_of = at<int32_t>(ws, L.row_of_pair);
@@ -103,35 +111,60 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
 
   auto* xg = at<uint16_t>(ws, L.xg);
   auto* gu = at<float>(ws, L.gu);
-  auto* ye = at<uint16_t>(ws, L.ye);
   auto* ys = at<uint16_t>(ws, L.ys);
+  // fp8: row scales of xg and h, fp8_channel weights as bare codes (their
+  // scales in the epilogues).
+  auto* sx = at<float>(ws, L.sx);
+  auto* sh = at<float>(ws, L.sh);
+  const bool codes = fp8 && wf == WeightFormat::fp8_channel;
   // 3. gather x into the expert-major padded buffer xg (rows, H) bf16; with
-  // mxfp8, re-quantized to MXFP8 values from x's own format (bf16 storage, exact).
+  // mxfp8, re-quantized to MXFP8 values from x's own format (bf16 storage,
+  // exact); with fp8, to e4m3 codes (as bf16) and their row scales sx.
   if (mxfp8) {
     gather_mxfp8_rows(x, xf, s.H, g.k, sorted, rows, ntiles, xg, st);
+  } else if (fp8) {
+    gather_fp8_rows(x, xf, s.H, g.k, sorted, rows, ntiles, xg, sx, st);
   } else {
     warp_decode::with_x(xf, [&](auto xv) {
       gather_kernel<decltype(xv)><<<static_cast<unsigned>(rows), 256, 0, st>>>(x, s.H, g.k, sorted, ntiles, xg);
       MOECHECK_CHECK_LAUNCH();
     });
   }
-  // 4. gate/up grouped GEMM: gu (rows, 2I) f32.
+  // 4. gate/up grouped GEMM: gu (rows, 2I) f32 (fp8: sums of code products).
   GemmArgs g1 = g;
   g1.a = xg, g1.w = a.w13, g1.w_scale = a.w13_scale, g1.w_ts = a.w13_tensor_scale;
   g1.R = 2 * s.I, g1.K = s.H, g1.out = gu, g1.ldo = 2 * s.I;
-  launch_gemm<Mode::gateup_f32>(g1, 2 * s.I, tiles, s.H % 8 == 0 && aligned16(a.w13), wf, xf, st);
-  // 5. activation: h (rows, I) bf16.
-  activation_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(gu, s.I, interleaved, a.act, sorted, ntiles, h);
-  MOECHECK_CHECK_LAUNCH();
-  if (mxfp8) requant_mxfp8_rows(h, s.I, rows, ntiles, st);  // 5b. h -> MXFP8 values
-  // 6. down grouped GEMM: ye (rows, H) bf16 per-expert outputs.
+  launch_gemm<Mode::gateup_f32>(g1, 2 * s.I, tiles, s.H % 8 == 0 && aligned16(a.w13), wf, xf, st, codes);
+  // 5. activation: h (rows, I) bf16; fp8: from the epilogue of the sums,
+  // then re-quantized to codes and row scales sh.
+  if (fp8) {
+    act_fp8_rows(gu, s.I, interleaved, a.act, sorted, tile_e, ntiles, rows, sx,
+                 codes ? static_cast<const float*>(a.w13_scale) : nullptr, h, sh, st);
+  } else {
+    activation_kernel<<<static_cast<unsigned>(rows), 256, 0, st>>>(gu, s.I, interleaved, a.act, sorted, ntiles, h);
+    MOECHECK_CHECK_LAUNCH();
+    if (mxfp8) requant_mxfp8_rows(h, s.I, rows, ntiles, st);  // 5b. h -> MXFP8 values
+  }
   GemmArgs g2 = g;
   g2.a = h, g2.w = a.w2, g2.w_scale = a.w2_scale, g2.w_ts = a.w2_tensor_scale;
-  g2.R = s.H, g2.K = s.I, g2.out = ye, g2.ldo = s.H;
-  launch_gemm<Mode::down_bf16>(g2, s.H, tiles, vec_i, wf, xf, st);
-  // 7. scatter to pair order: ys (N, H).
-  scatter_kernel<<<static_cast<unsigned>(N), 256, 0, st>>>(ye, s.H, row_of, ys);
-  MOECHECK_CHECK_LAUNCH();
+  g2.R = s.H, g2.K = s.I, g2.ldo = s.H;
+  if (fp8) {
+    // 6-7. down grouped GEMM as fp32 sums yacc (rows, H) (the gateup_f32
+    // mode stores its sums as they are), then the epilogue, bf16 per-expert
+    // outputs, scattered to pair order: ys (N, H).
+    auto* yacc = at<float>(ws, L.yacc);
+    g2.out = yacc;
+    launch_gemm<Mode::gateup_f32>(g2, s.H, tiles, vec_i, wf, xf, st, codes);
+    scatter_fp8(yacc, s.H, N, row_of, tile_e, sh, codes ? static_cast<const float*>(a.w2_scale) : nullptr, ys, st);
+  } else {
+    // 6. down grouped GEMM: ye (rows, H) bf16 per-expert outputs.
+    auto* ye = at<uint16_t>(ws, L.ye);
+    g2.out = ye;
+    launch_gemm<Mode::down_bf16>(g2, s.H, tiles, vec_i, wf, xf, st);
+    // 7. scatter to pair order: ys (N, H).
+    scatter_kernel<<<static_cast<unsigned>(N), 256, 0, st>>>(ye, s.H, row_of, ys);
+    MOECHECK_CHECK_LAUNCH();
+  }
   // 8. combine with the routing weights: y (T, H) bf16.
   const int64_t n_out = s.T * s.H;
   combine_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(ys, a.topk_weights, s.T, s.H, g.k,

@@ -42,9 +42,9 @@ class ExpertCentricMxfp8 final : public Variant {
   bool has_device() const override { return base_->has_device(); }
   size_t workspace_bytes(const Shape& s) const override { return base_->workspace_bytes(s); }
   void run_device(const DeviceArgs& a, void* ws, CUstream_st* st) const override {
-    ec::run_device(a, ws, st, /*fused=*/false, /*mxfp8=*/true);
+    ec::run_device(a, ws, st, /*fused=*/false, ec::Requant::mxfp8);
   }
-  void run_host(const Case& c, std::vector<uint8_t>& y) const override { ec::run_host(c, false, y, /*mxfp8=*/true); }
+  void run_host(const Case& c, std::vector<uint8_t>& y) const override { ec::run_host(c, false, y, ec::Requant::mxfp8); }
 
  private:
   std::unique_ptr<Variant> base_ = make_expert_centric();

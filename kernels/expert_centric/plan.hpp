@@ -44,6 +44,10 @@ struct Layout {
   int64_t gu = 0;            // f32 (max_rows, 2I): gate/up GEMM output
   int64_t ye = 0;            // bf16 (max_rows, H): per-expert outputs, expert-major
   int64_t ys = 0;            // bf16 (N, H): per-expert outputs, pair order
+  // expert_centric_fp8 only (ye unused there: ys is formed from yacc)
+  int64_t sx = 0;            // f32 (max_rows): x rows' fp8 scales
+  int64_t sh = 0;            // f32 (max_rows): h rows' fp8 scales
+  int64_t yacc = 0;          // f32 (max_rows, H): down GEMM sums of code products
   // both
   int64_t h = 0;             // bf16 (max_rows, I): activation output
   // expert_centric_fused only
@@ -54,7 +58,8 @@ struct Layout {
 inline int64_t align_up(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 
 // fused = false: expert_centric's eight-stage buffers; true: the fused path.
-inline Layout plan_layout(const Shape& s, bool fused) {
+// fp8_row: the eight-stage path of expert_centric_fp8 (fp8_row.hpp).
+inline Layout plan_layout(const Shape& s, bool fused, bool fp8_row = false) {
   Layout l;
   int64_t off = 0;
   auto take = [&](int64_t bytes) {
@@ -73,7 +78,13 @@ inline Layout plan_layout(const Shape& s, bool fused) {
   } else {
     l.xg = take(2 * rows * s.H);
     l.gu = take(4 * rows * 2 * s.I);
-    l.ye = take(2 * rows * s.H);
+    if (fp8_row) {
+      l.sx = take(4 * rows);
+      l.sh = take(4 * rows);
+      l.yacc = take(4 * rows * s.H);
+    } else {
+      l.ye = take(2 * rows * s.H);
+    }
     l.ys = take(2 * n * s.H);
   }
   l.total = off;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <utility>
 
 #include "kernels/expert_centric/plan.hpp"
 
@@ -67,9 +68,10 @@ TEST(ExpertCentricPlan, MaxTilesIsTightForDistinctExperts) {
 }
 
 TEST(ExpertCentricPlan, WorkspaceRegionsAreDisjointAlignedAndInside) {
-  for (bool fused : {false, true}) {
+  // (fused, fp8_row): expert_centric, expert_centric_fused, expert_centric_fp8.
+  for (auto [fused, fp8] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}}) {
     const Shape s{17, 200, 72, 16, 4};
-    const Layout l = plan_layout(s, fused);
+    const Layout l = plan_layout(s, fused, fp8);
     const int64_t n = pair_count(s), rows = max_rows(s);
     struct R {
       int64_t off, bytes;
@@ -81,7 +83,13 @@ TEST(ExpertCentricPlan, WorkspaceRegionsAreDisjointAlignedAndInside) {
     } else {
       regions.push_back({l.xg, 2 * rows * s.H});
       regions.push_back({l.gu, 8 * rows * s.I});
-      regions.push_back({l.ye, 2 * rows * s.H});
+      if (fp8) {
+        regions.push_back({l.sx, 4 * rows});
+        regions.push_back({l.sh, 4 * rows});
+        regions.push_back({l.yacc, 4 * rows * s.H});
+      } else {
+        regions.push_back({l.ye, 2 * rows * s.H});
+      }
       regions.push_back({l.ys, 2 * n * s.H});
     }
     std::sort(regions.begin(), regions.end(), [](R a, R b) { return a.off < b.off; });

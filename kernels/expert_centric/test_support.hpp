@@ -2,6 +2,7 @@
 // spell the case (the accuracy check is bench::check_against_oracle).
 #pragma once
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -44,6 +45,36 @@ inline std::string name_of(const Config& c) {
     << routing_name(c.routing) << "_" << values_name(c.values) << "_"
     << (c.layout == GateUpLayout::concatenated ? "concat" : "interleaved");
   return ident(o.str());
+}
+
+// A judge for declaration tests: variant v with its declaration changed by
+// `edit` (e.g. a rounding it does left out); runs nothing itself.
+class EditedDeclaration final : public Variant {
+ public:
+  EditedDeclaration(std::unique_ptr<Variant> v, void (*edit)(Numerics&)) : v_(std::move(v)), edit_(edit) {}
+  std::string name() const override { return v_->name() + " (edited declaration)"; }
+  std::string family() const override { return v_->family(); }
+  std::string description() const override { return v_->description(); }
+  Claims claims() const override { return v_->claims(); }
+  Numerics numerics(const Case& c) const override {
+    Numerics n = v_->numerics(c);
+    edit_(n);
+    return n;
+  }
+  Support supports(const Case& c) const override { return v_->supports(c); }
+  bool has_device() const override { return false; }
+  size_t workspace_bytes(const Shape&) const override { return 0; }
+  void run_device(const DeviceArgs&, void*, CUstream_st*) const override {}
+  void run_host(const Case&, std::vector<uint8_t>&) const override {}
+
+ private:
+  std::unique_ptr<Variant> v_;
+  void (*edit_)(Numerics&);
+};
+
+inline void without_requant(Numerics& n) {
+  n.x_requant.reset();
+  n.h_requant.reset();
 }
 
 inline GenSpec spec_of(const Config& c) {

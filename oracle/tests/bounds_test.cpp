@@ -69,19 +69,32 @@ void weight_row(const WeightStack& w, int64_t slot, int64_t r, WeightEval ev, st
   }
 }
 
-std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h, WeightEval ev = WeightEval::exact_once) {
+// Per-token fp8 of x (production w8a8): x replaced by its e4m3 codes under
+// one fp32 scale s = max(fl(amax / 448), 2^-126), codes RN_e4m3(fl(x / s))
+// saturating; returns s (the sums are multiplied by it).
+float fp8_row_codes(std::vector<float>& x) {
+  double amax = 0;
+  for (float v : x) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+  const float s = std::max(static_cast<float>(amax / 448), 0x1p-126f);
+  for (float& v : x) v = static_cast<float>(round_to(Format::e4m3, v / s));
+  return s;
+}
+
+std::vector<double> warp_decode_f32(const Case& c, bool secret_bf16_h, WeightEval ev = WeightEval::exact_once,
+                                    bool fp8_row_x = false) {
   const Shape& s = c.shape;
   std::vector<float> x(s.H), row(std::max(s.H, s.I)), h(s.T * s.k * s.I);
   std::vector<double> dr(std::max(s.H, s.I));
   std::vector<float> g(s.H), u(s.H);
   for (int64_t t = 0; t < s.T; ++t) {
     for (int64_t q = 0; q < s.H; ++q) x[q] = static_cast<float>(c.x_value(t, q));
+    const float sx = fp8_row_x ? fp8_row_codes(x) : 1.0f;  // gate/up sums times sx (exact for 1)
     for (int64_t j = 0; j < s.k; ++j) {
       const int64_t slot = c.slot_of(c.id(t, j));
       for (int64_t n = 0; n < s.I; ++n) {
         weight_row(c.w13, slot, gate_row(c.layout, s.I, n), ev, dr, g.data());
         weight_row(c.w13, slot, up_row(c.layout, s.I, n), ev, dr, u.data());
-        float hv = act_f32(c.act, warp_dot(g, x.data(), s.H), warp_dot(u, x.data(), s.H));
+        float hv = act_f32(c.act, warp_dot(g, x.data(), s.H) * sx, warp_dot(u, x.data(), s.H) * sx);
         if (secret_bf16_h) hv = bf16_to_f32(f32_to_bf16_rn(hv));
         h[(t * s.k + j) * s.I + n] = hv;
       }
@@ -342,6 +355,42 @@ TEST(Bounds, TwoDeclaredDequantRoundingsCoverNvfp4) {
     const Metrics m = compute_metrics(o, y, Format::f32, &b);
     EXPECT_EQ(m.violations, 0) << describe_violation(c, o, y, b, m.first_violation);
   }
+}
+
+// x re-quantized to e4m3 with one fp32 scale per row, the scale applied to
+// each fp32 sum (per-token fp8): within the declaration that says so
+// (x_requant e4m3, requant_scale fp32_row, one epilogue rounding), order
+// declared or not; a declaration omitting the re-quantization is exceeded
+// on some generated case.
+TEST(Bounds, Fp8RowRequantOfXWithinItsDeclarationAndCaughtWithout) {
+  int found = -1;
+  std::string first;
+  for (int k = 0; k < test::cases(7, 14, 28); ++k) {
+    const WeightFormat wf = all_weight_formats()[k % all_weight_formats().size()];
+    const GenSpec spec = spec_for(7300 + k, wf, Activation::swiglu, k % 2 ? ValueDist::uniform : ValueDist::normal);
+    const Case c = generate_case(spec);
+    const OracleResult o = run_oracle(c);
+    const std::vector<double> y = warp_decode_f32(c, false, WeightEval::exact_once, true);
+    for (int chunk : {1, 0}) {
+      Numerics n = warp_decl(Activation::swiglu);
+      n.gate_up.chunk = n.down.chunk = chunk;
+      n.x_requant = Format::e4m3;
+      n.requant_scale = RequantScale::fp32_row;
+      n.epilogue_roundings = 1;
+      const Bounds b = derive_bounds(c, o, n);
+      const Metrics m = compute_metrics(o, y, Format::f32, &b);
+      EXPECT_EQ(m.violations, 0) << weight_format_name(wf) << " chunk " << chunk << ": "
+                                 << describe_violation(c, o, y, b, m.first_violation);
+    }
+    const Bounds plain = derive_bounds(c, o, warp_decl(Activation::swiglu));
+    const Metrics m = compute_metrics(o, y, Format::f32, &plain);
+    if (found < 0 && m.violations > 0) {
+      found = k;
+      first = describe_violation(c, o, y, plain, m.first_violation);
+    }
+  }
+  ASSERT_GE(found, 0) << "no generated case exposed an undeclared per-row fp8 re-quantization of x";
+  std::printf("undeclared fp8 row requant of x caught at search step %d: %s\n", found, first.c_str());
 }
 
 // The plain references are correct evaluations of their own declarations.
