@@ -68,7 +68,7 @@ TEST(ExpertCentricFp8GpuRequant, GatherBitwiseHostReference_bf16_n2050) {
   x[5 * n + 40] = 0x7fc0;  // NaN row
   x[6 * n + 2049] = 0xff80;  // -inf row
   for (int64_t q = 0; q < n; ++q) x[7 * n + q] = 0;  // all-zero row
-  x[8 * n + 3] = f32_to_bf16_rn(1.0078125f);          // amax 1 + 2^-7: amax / 448 rounds down, saturates
+  x[8 * n + 3] = f32_to_bf16_rn(576.0f);  // amax 576: fl(576 / 448) < 9 / 7, so 576 / s > 448 saturates
   const std::vector<int64_t> pad = {9, 47};
   std::vector<uint16_t> codes;
   std::vector<float> scales;

@@ -74,6 +74,9 @@ TEST(Fp8RowRequant, ScaleRoundedDownSaturates) {
   EXPECT_EQ(val(codes[0]), 448.0);
   EXPECT_EQ(val(codes[1]), -448.0);
   expect_reference({amax, -amax, 0.5f});
+  // The GPU test's row: amax 576 (a bf16 value), fl(576 / 448) < 9 / 7.
+  EXPECT_LT(static_cast<double>(fp8_row_scale(576.0f, true)), 576.0 / 448.0);
+  expect_reference({576.0f, -3.0f, 0.1f});
 }
 
 TEST(Fp8RowRequant, TinyAndZeroRowsTakeTheSmallestNormalScale) {
