@@ -166,6 +166,16 @@ bool CaseContext::may_overflow(const Variant& v) {
     return std::any_of(v.begin(), v.end(), [&](double a) { return !std::isfinite(a) || std::fabs(a) > lim; });
   };
   if (over(o.g_cond) || over(o.u_cond) || over(o.h)) return true;
+  // x rounded element-wise into a narrower range (f32 x into bf16 tiles:
+  // bf16's largest finite value is below fp32's) may become inf, and a zero
+  // routing weight times inf is NaN. Block-scaled re-quantization picks its
+  // scale from the block's (or row's) amax, so it keeps x in range.
+  if (n.x_requant && n.requant_scale == RequantScale::pow2_block && n.requant_block == 0) {
+    const double xlim = 0.5 * mini_max(*n.x_requant);
+    for (int64_t t = 0; t < case_.shape.T; ++t)
+      for (int64_t i = 0; i < case_.shape.H; ++i)
+        if (!(std::fabs(case_.x_value(t, i)) <= xlim)) return true;
+  }
   // A per-expert partial D_e h is up to cond / |w_j| before w_j scales it.
   const Shape& s = case_.shape;
   for (int64_t t = 0; t < s.T; ++t) {

@@ -8,9 +8,11 @@
 #include <rapidcheck/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include "core/error.hpp"
+#include "core/generate.hpp"
 #include "fuzz/generators.hpp"
 #include "fuzz/runner.hpp"
 #include "kernels/device_case.hpp"
@@ -114,6 +116,28 @@ void run_property(Property p) {
     std::cout << ss.str() << std::endl;
   else
     FAIL() << ss.str();
+}
+
+// expert_centric rounds f32 x element-wise into its bf16 tiles; bf16's
+// largest finite value is below fp32's, so x near fp32's maximum becomes inf
+// there and a zero routing weight times inf is a legitimate NaN (seen by
+// zero_weight on an H100 before may_overflow knew about x_requant).
+TEST(CaseContext, May_overflow_when_f32_x_passes_an_element_wise_requant_format) {
+  GenSpec g;
+  g.shape = Shape{1, 32, 1, 1, 1};  // T H I E k
+  g.weights = WeightFormat::mxfp8;
+  g.x_format = Format::f32;
+  g.values = ValueDist::uniform;
+  const Variant& ec = find_variant("expert_centric");
+  for (float v : {1.0f, 3.4e38f}) {
+    Case c = generate_case(g);
+    std::memcpy(c.x.data() + 9 * sizeof(float), &v, sizeof v);
+    const Numerics n = ec.numerics(c);
+    ASSERT_TRUE(n.x_requant && n.requant_scale == RequantScale::pow2_block && n.requant_block == 0)
+        << "expert_centric's declaration changed";
+    CaseContext cx(c);
+    EXPECT_EQ(cx.may_overflow(ec), v > 1.0f) << "x[0, 9] = " << v;
+  }
 }
 
 #define MOECHECK_PROPERTY_TEST(name) \
