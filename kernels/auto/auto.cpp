@@ -3,6 +3,7 @@
 // (numerics, support, workspace) as that variant does for it.
 #include "kernels/auto/auto.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -13,10 +14,11 @@
 namespace moecheck {
 namespace autovariant {
 
-const char* choose(const Shape& s) {
-  const Segment* segs = kDefaultSegments;
+const char* choose(const Shape& s, WeightFormat w) {
+  const WeightClass wc = weight_class(w);
+  const Segment* segs = wc == WeightClass::wide ? kDefaultSegments16 : kDefaultSegmentsQ;
   for (const CrossoverRow& r : kCrossover)
-    if (r.H == s.H && r.I == s.I && r.k == s.k) segs = r.segments;
+    if (r.H == s.H && r.I == s.I && r.k == s.k && r.weights == wc) segs = r.segments;
   for (int q = 0; q < 4 && segs[q].variant; ++q)
     if (s.T <= segs[q].max_T) return segs[q].variant;
   return segs[0].variant;  // unreachable: every row ends with kAnyT
@@ -29,18 +31,18 @@ class AutoVariant final : public Variant {
   std::string name() const override { return "auto"; }
   std::string family() const override { return "auto"; }
   std::string description() const override {
-    return std::string("the fastest of warp_decode / warp_decode_grouped / expert_centric_fused per (H, I, k, T) "
-                       "from the crossover table kernels/auto/crossover.hpp (") +
-           kCrossoverProvenance + ")";
+    return std::string("the fastest of warp_decode / warp_decode_grouped / expert_centric_fused per (H, I, k, T, "
+                       "16-bit or quantized weights) from the crossover table kernels/auto/crossover.hpp (") +
+           kCrossoverProvenance16 + "; " + kCrossoverProvenanceQ + ")";
   }
   // Every candidate is deterministic. Not batch invariant: a token's result
   // depends on T through the choice of variant. No host twin: the choice may
   // be expert_centric_fused, whose host path is not bit-exact.
   Claims claims() const override { return {true, false, false}; }
 
-  Numerics numerics(const Case& c) const override { return pick(c.shape).numerics(c); }
+  Numerics numerics(const Case& c) const override { return pick(c).numerics(c); }
   Support supports(const Case& c) const override {
-    const Variant& v = pick(c.shape);
+    const Variant& v = pick(c);
     const Support s = v.supports(c);
     return s.ok ? s : Support::no("auto -> " + v.name() + ": " + s.reason);
   }
@@ -51,14 +53,18 @@ class AutoVariant final : public Variant {
     return false;
 #endif
   }
-  size_t workspace_bytes(const Shape& s) const override { return pick(s).workspace_bytes(s); }
-  void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream) const override {
-    pick(a.shape).run_device(a, ws, stream);
+  // The shape alone does not say the weight format: room for either choice.
+  size_t workspace_bytes(const Shape& s) const override {
+    return std::max(pick(s, WeightFormat::bf16).workspace_bytes(s), pick(s, WeightFormat::mxfp8).workspace_bytes(s));
   }
-  void run_host(const Case& c, std::vector<uint8_t>& y) const override { pick(c.shape).run_host(c, y); }
+  void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream) const override {
+    pick(a.shape, a.weight_format).run_device(a, ws, stream);
+  }
+  void run_host(const Case& c, std::vector<uint8_t>& y) const override { pick(c).run_host(c, y); }
 
  private:
-  static const Variant& pick(const Shape& s) { return find_variant(choose(s)); }
+  static const Variant& pick(const Shape& s, WeightFormat w) { return find_variant(choose(s, w)); }
+  static const Variant& pick(const Case& c) { return pick(c.shape, c.w13.format); }
 };
 
 }  // namespace
