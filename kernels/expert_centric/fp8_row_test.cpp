@@ -186,16 +186,7 @@ std::vector<Config> host_configs() {
 
 class ExpertCentricFp8Host : public ::testing::TestWithParam<Config> {};
 
-TEST_P(ExpertCentricFp8Host, WithinDerivedBound) {
-  const Config& cfg = GetParam();
-  auto v = make_expert_centric_fp8();
-  const Case c = generate_case(spec_of(cfg));
-  ASSERT_TRUE(v->supports(c).ok) << v->supports(c).reason;
-  std::vector<uint8_t> y;
-  v->run_host(c, y);
-  const bench::OracleCheck r = bench::check_against_oracle(*v, c, y);
-  EXPECT_TRUE(r.ok) << r.message;
-}
+TEST_P(ExpertCentricFp8Host, WithinDerivedBound) { expect_host_within_bound(*make_expert_centric_fp8(), GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(Small, ExpertCentricFp8Host, ::testing::ValuesIn(host_configs()),
                          [](const auto& info) { return name_of(info.param); });

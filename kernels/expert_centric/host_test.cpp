@@ -47,16 +47,7 @@ std::unique_ptr<Variant> make(const std::string& name) {
 
 class ExpertCentricHost : public ::testing::TestWithParam<Config> {};
 
-TEST_P(ExpertCentricHost, WithinDerivedBound) {
-  const Config& cfg = GetParam();
-  auto v = make(cfg.variant);
-  const Case c = generate_case(spec_of(cfg));
-  ASSERT_TRUE(v->supports(c).ok) << v->supports(c).reason;
-  std::vector<uint8_t> y;
-  v->run_host(c, y);
-  const bench::OracleCheck r = bench::check_against_oracle(*v, c, y);
-  EXPECT_TRUE(r.ok) << r.message;
-}
+TEST_P(ExpertCentricHost, WithinDerivedBound) { expect_host_within_bound(*make(GetParam().variant), GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(Small, ExpertCentricHost, ::testing::ValuesIn(host_configs()),
                          [](const auto& info) { return name_of(info.param); });

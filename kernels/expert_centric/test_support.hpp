@@ -2,6 +2,8 @@
 // spell the case (the accuracy check is bench::check_against_oracle).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <sstream>
 #include <string>
@@ -91,6 +93,16 @@ inline GenSpec spec_of(const Config& c) {
   g.storage = c.storage;
   g.seed = c.seed;
   return g;
+}
+
+// The host evaluation of v on cfg's case is within v's derived bound.
+inline void expect_host_within_bound(const Variant& v, const Config& cfg) {
+  const Case c = generate_case(spec_of(cfg));
+  ASSERT_TRUE(v.supports(c).ok) << v.supports(c).reason;
+  std::vector<uint8_t> y;
+  v.run_host(c, y);
+  const bench::OracleCheck r = bench::check_against_oracle(v, c, y);
+  EXPECT_TRUE(r.ok) << r.message;
 }
 
 }  // namespace moecheck::ec::test
