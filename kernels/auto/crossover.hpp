@@ -13,6 +13,9 @@
 // warp_decode_grouped has no segment: measured on an H200 at 07:23 UTC
 // (commit 9570480, T = 1, 8, 16, 32 on the three presets; kernels/PERF.md)
 // it won no point against the faster of warp_decode and expert_centric_fused.
+// That run also shows warp_decode slower at T = 1..8 than in the 04:15 run
+// (see PERF.md); the 16-bit rows stay the 04:15 run's until both are
+// re-measured in one run.
 //
 // Quantized weights (provenance kCrossoverProvenanceQ): NVIDIA H100 80GB
 // HBM3, 2026-11-26 12:45 UTC, commit 9733a2d,
@@ -22,8 +25,8 @@
 // The expert-centric path dequantizes quantized weights into its bf16 tile
 // (weight-only), so warp decode, which streams the quantized bytes, wins
 // longer: to T = 16 on qwen3-235b-a22b and qwen3-30b-a3b, and at every
-// measured T (to 32) on deepseek-v3, for all three formats alike. The 8-bit
-// row stands for fp8_block128 and the 4-bit row for nvfp4 (not measured).
+// measured T (to 32) on deepseek-v3, for all three formats alike. The
+// quantized rows also stand for fp8_block128 and nvfp4 (not measured).
 #pragma once
 
 #include <cstdint>

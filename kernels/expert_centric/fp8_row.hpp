@@ -26,24 +26,16 @@ namespace moecheck::ec {
 inline constexpr float kE4m3Max = 448.0f;
 inline constexpr float kMinRowScale = 0x1p-126f;  // fp32's smallest normal
 
-MOECHECK_HD float fdiv_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-
 // The row's scale from its amax (finite: no NaN / inf in the row).
 MOECHECK_HD float fp8_row_scale(float amax, bool finite) {
   if (!finite) return bits_float(0x7fc00000u);
-  const float s = fdiv_rn(amax, kE4m3Max);
+  const float s = warp_decode::fdiv(amax, kE4m3Max);
   return s < kMinRowScale ? kMinRowScale : s;
 }
 
 // bf16 bits of the e4m3 code of v under scale s (finite s).
 MOECHECK_HD uint16_t fp8_row_code(float v, float s) {
-  const double e = decode_mini(Format::e4m3, encode_mini(Format::e4m3, static_cast<double>(fdiv_rn(v, s))));
+  const double e = decode_mini(Format::e4m3, encode_mini(Format::e4m3, static_cast<double>(warp_decode::fdiv(v, s))));
   return f32_to_bf16_rn(static_cast<float>(e));  // exact: e4m3 values are bf16 values
 }
 

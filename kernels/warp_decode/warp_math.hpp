@@ -59,6 +59,13 @@ MOECHECK_HD float fmul(float a, float b) {
   return a * b;
 #endif
 }
+MOECHECK_HD float fdiv(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
 
 // ---- exact element decoders to fp32 ----------------------------------------
 // Each places the code's exponent and mantissa bits into an fp32 pattern
