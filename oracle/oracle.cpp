@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <limits>
 
@@ -20,6 +21,12 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // with any weight value (>= 2^-159) stay far from double underflow, which
 // keeps every product (and its fma error) exact. BOUNDS.md 1.3.
 constexpr double kPartFloor = 0x1p-700;
+// A token's w_j h_j are scaled by one power of two so that the largest is
+// near 2^kVTop: products with weights (<= 2^140) and their sums stay far from
+// overflow, and the floor above sits ~1300 binades below the token's largest
+// term however small the token's values are (tiny gate values times heavy
+// weights reach 2^-800 and below).
+constexpr long kVTop = 600;
 
 // How w_j h_j[n] is split into doubles for the down projection (BOUNDS.md
 // 1.3): `parts` doubles of `bits` bits; with two_prod the products are not
@@ -134,27 +141,71 @@ struct Layer {
   // ones (fp8, or x in fp32) need several levels: mul_into + exact_sum.
   bool gate_fused;
   std::vector<double> x;      // (T, H) decoded
-  std::vector<double> vpart;  // (T, k, m, I) parts of w_j h_j[n]
-  std::vector<double> vabs;   // (T, k, I) |w_j h_j[n]|
-  std::vector<double> verr;   // (T, k, I) bound on |w_j h_true - sum of parts|
+  std::vector<MpAct> h;       // (T, k, I) oracle h
+  std::vector<long> vscale;   // (T) exponent S_t: vpart, vabs hold 2^S_t w_j h_j
+  std::vector<double> vpart;  // (T, k, m, I) parts of 2^S_t w_j h_j[n]
+  std::vector<double> vabs;   // (T, k, I) 2^S_t |w_j h_j[n]|
+  std::vector<double> verr;   // (T, k, I) bound on |w_j h_true - 2^-S_t sum of parts| (unscaled)
 };
 
-// Splits v = w_j * h (exact in MpWide) into plan.parts doubles; returns the
-// bound on what the parts do not represent.
-double split_v(const DownPlan& plan, const MpAct& h, float w, double* parts, int64_t stride) {
+// Splits 2^S v, v = w_j * h (exact in MpWide), into plan.parts doubles;
+// returns the bound on |v - 2^-S sum parts| (unscaled, rounded up).
+double split_v(const DownPlan& plan, const MpAct& h, float w, long S, double* parts, int64_t stride) {
   MpWide v;
   int inexact = mpfr_mul_d(raw(v), raw(h), static_cast<double>(w), MPFR_RNDN);
-  const double vmag = std::fabs(mpfr_get_d(raw(v), MPFR_RNDA));
+  mpfr_mul_2si(raw(v), raw(v), S, MPFR_RNDN);  // exact
+  MpWide vmag;
+  mpfr_abs(raw(vmag), raw(v), MPFR_RNDN);
   for (int p = 0; p < plan.parts; ++p) {
     double d = round_bits(mpfr_get_d(raw(v), MPFR_RNDN), plan.bits);
     if (!(std::fabs(d) >= kPartFloor) || !std::isfinite(d)) d = 0;
     parts[p * stride] = d;
     inexact |= mpfr_sub_d(raw(v), raw(v), d, MPFR_RNDN);
   }
-  double tail = std::fabs(mpfr_get_d(raw(v), MPFR_RNDA));
-  if (inexact)
-    tail += (plan.parts + 1) * std::max(2.02 * vmag * std::ldexp(1.0, -wide_precision_bits()), 0x1p-1074);
-  return tail;
+  mpfr_abs(raw(v), raw(v), MPFR_RNDN);
+  if (inexact) {  // each inexact step erred by <= 1.01 ulp of |v| at wide precision
+    mpfr_mul_2si(raw(vmag), raw(vmag), -wide_precision_bits(), MPFR_RNDU);
+    mpfr_mul_d(raw(vmag), raw(vmag), 2.02 * (plan.parts + 1), MPFR_RNDU);
+    mpfr_add(raw(v), raw(v), raw(vmag), MPFR_RNDU);
+  }
+  mpfr_mul_2si(raw(v), raw(v), -S, MPFR_RNDU);
+  const double tail = mpfr_get_d(raw(v), MPFR_RNDU);
+  return inexact ? std::max(tail, (plan.parts + 1) * 0x1p-1074) : tail;
+}
+
+// S_t per token: its largest |w_j h_j| (from the MPFR exponents, within a
+// factor 2) lands near 2^kVTop. 0 when every term is zero or not finite.
+void choose_scales(Layer& L) {
+  const Shape& s = L.s;
+  const int64_t KI = s.k * s.I;
+  L.vscale.assign(static_cast<size_t>(s.T), 0);
+  for (int64_t t = 0; t < s.T; ++t) {
+    long top = LONG_MIN;
+    for (int64_t q = 0; q < KI; ++q) {
+      const mpfr_srcptr h = raw(L.h[t * KI + q]);
+      const float w = L.c.weight(t, q / s.I);
+      if (!mpfr_regular_p(h) || w == 0 || !std::isfinite(w)) continue;
+      top = std::max(top, mpfr_get_exp(h) + std::ilogb(w) + 1);
+    }
+    if (top != LONG_MIN) L.vscale[t] = kVTop - top;
+  }
+}
+
+void split_phase(Layer& L, OracleResult& o) {
+  const Shape& s = L.s;
+  const int64_t total = s.T * s.k * s.I;
+#pragma omp parallel for schedule(dynamic, 64)
+  for (int64_t idx = 0; idx < total; ++idx) {
+    const int64_t n = idx % s.I, tj = idx / s.I, t = tj / s.k, j = tj % s.k;
+    const float w = L.c.weight(t, j);
+    const long S = L.vscale[t];
+    const double tail = split_v(L.plan, L.h[idx], w, S, &L.vpart[(tj * L.m) * s.I + n], s.I);
+    MpAct hs;
+    mpfr_mul_2si(raw(hs), raw(L.h[idx]), S, MPFR_RNDN);  // exact
+    L.vabs[idx] = std::fabs(mpfr_get_d(raw(hs), MPFR_RNDN) * static_cast<double>(w));
+    L.verr[idx] = std::fabs(static_cast<double>(w)) * o.h_err[idx] + tail;
+    if (std::isnan(o.h_err[idx])) L.verr[idx] = kNaN;
+  }
 }
 
 void gate_up_phase(Layer& L, OracleResult& o) {
@@ -164,7 +215,6 @@ void gate_up_phase(Layer& L, OracleResult& o) {
   {
     Buffers buf(static_cast<size_t>(s.H));
     MpWide gw, uw;
-    MpAct h;
 #pragma omp for schedule(dynamic, 8)
     for (int64_t idx = 0; idx < total; ++idx) {
       const int64_t n = idx % s.I, tj = idx / s.I, t = tj / s.k, j = tj % s.k;
@@ -184,15 +234,8 @@ void gate_up_phase(Layer& L, OracleResult& o) {
       const double eg = mp_from_sum(gs, gw), eu = mp_from_sum(us, uw);
       o.g[idx] = mpfr_get_d(raw(gw), MPFR_RNDN);
       o.u[idx] = mpfr_get_d(raw(uw), MPFR_RNDN);
-      const double eh = activation_mp(L.c.act, gw, uw, eg, eu, h);
-      o.h[idx] = mpfr_get_d(raw(h), MPFR_RNDN);
-      o.h_err[idx] = eh;
-      const float w = L.c.weight(t, j);
-      double* parts = &L.vpart[(tj * L.m) * s.I + n];
-      const double tail = split_v(L.plan, h, w, parts, s.I);
-      L.vabs[idx] = std::fabs(o.h[idx] * static_cast<double>(w));
-      L.verr[idx] = std::fabs(static_cast<double>(w)) * eh + tail;
-      if (std::isnan(eh)) L.verr[idx] = kNaN;
+      o.h_err[idx] = activation_mp(L.c.act, gw, uw, eg, eu, L.h[idx]);
+      o.h[idx] = mpfr_get_d(raw(L.h[idx]), MPFR_RNDN);
     }
   }
 }
@@ -205,6 +248,15 @@ double finish_output(const MpWide& y, double& hi, double& lo) {
   lo = mpfr_get_d(raw(r), MPFR_RNDN);
   mpfr_sub_d(raw(r), raw(r), lo, MPFR_RNDN);
   return std::fabs(mpfr_get_d(raw(r), MPFR_RNDA));
+}
+
+// 2^-S b rounded up (b >= 0).
+double unscale_up(double b, long S) {
+  if (b == 0) return 0;
+  MpWide r;
+  mpfr_set_d(raw(r), b, MPFR_RNDU);
+  mpfr_mul_2si(raw(r), raw(r), -S, MPFR_RNDU);
+  return mpfr_get_d(raw(r), MPFR_RNDU);
 }
 
 int ceil_log2(int64_t n) {
@@ -253,7 +305,8 @@ void down_phase(Layer& L, OracleResult& o) {
 #pragma omp for schedule(dynamic, 16)
     for (int64_t idx = 0; idx < total; ++idx) {
       const int64_t t = idx / s.H, i = idx % s.H;
-      double cond = 0, ebound = 0;
+      const long S = L.vscale[t];
+      double cond = 0, ebound = 0;  // cond in 2^S units
       for (int64_t j = 0; j < s.k; ++j) decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
       abs_dot2_rows(d.data(), &L.vabs[t * KI], &L.verr[t * KI], s.k, s.I, cond, ebound);
       mpfr_set_zero(raw(y), 1);
@@ -274,8 +327,10 @@ void down_phase(Layer& L, OracleResult& o) {
         bound += mp_add_sum(exact_sum(prod.data(), KI, maxp, abs_sum * (1 + 0x1p-40)), y);
         if (L.plan.two_prod) bound += mp_add_sum(exact_sum(perr.data(), KI, maxe), y);
       }
+      mpfr_mul_2si(raw(y), raw(y), -S, MPFR_RNDN);  // exact
+      bound = unscale_up(bound, S);
       const double rem = finish_output(y, o.y_hi[idx], o.y_lo[idx]);
-      o.cond[idx] = cond;
+      o.cond[idx] = std::ldexp(cond, static_cast<int>(-S));
       o.err[idx] = ebound * inflate + bound + rem;
       if (ebound == 0 && bound == 0 && rem == 0) o.err[idx] = 0;
     }
@@ -311,10 +366,11 @@ OracleResult run_oracle(const Case& c, int threads) {
 
   const DownPlan plan = down_plan(c.w2.format);
   const int gate_bits = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format);
-  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}};
+  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}, {}, {}};
   L.x.resize(th);
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t n = 0; n < s.H; ++n) L.x[t * s.H + n] = c.x_value(t, n);
+  L.h.resize(tki);
   L.vpart.assign(tki * plan.parts, 0);
   L.vabs.assign(tki, 0);
   L.verr.assign(tki, 0);
@@ -323,6 +379,8 @@ OracleResult run_oracle(const Case& c, int threads) {
   if (threads > 0) omp_set_num_threads(threads);
   o.threads_used = omp_get_max_threads();
   gate_up_phase(L, o);
+  choose_scales(L);
+  split_phase(L, o);
   down_phase(L, o);
   if (threads > 0) omp_set_num_threads(prev);
   return o;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "core/generate.hpp"
 #include "oracle/bounds.hpp"
@@ -99,6 +100,33 @@ TEST(OracleEdge, ActivationSaturationAndUnderflow) {
       }));
       expect_oracle_ok(c, std::string(activation_name(a)) + " g~" + std::to_string(gv));
     }
+}
+
+// h ~ 2^-790 deep in the activation's negative tail: every w_j h_j of the
+// token lies below the down split's 2^-700 part floor unless the token is
+// scaled first (BOUNDS.md 1.3), yet y is a normal double-double that the
+// oracle must still certify to >= 100 bits.
+TEST(OracleEdge, TokenOfTinyTermsKeepsFullPrecision) {
+  const std::pair<Activation, double> cases[] = {
+      {Activation::geglu, -33.0}, {Activation::swiglu, -550.0}, {Activation::swiglu_clamped, -330.0}};
+  for (const auto& [a, gv] : cases) {
+    const Shape s{2, 16, 4, 3, 2};
+    const Case c = test::build_case(filled(s, WeightFormat::bf16, Format::bf16, a, [&](int w, size_t q) {
+      if (w == 0) return 1.0f;
+      if (w == 1) return static_cast<float>(gv / 16.0) * (1 + 0.01f * static_cast<float>(q % 3));
+      return wiggle(w, q);
+    }));
+    const std::string what = std::string(activation_name(a)) + " g~" + std::to_string(gv);
+    expect_oracle_ok(c, what);
+    const OracleResult o = run_oracle(c);
+    for (size_t i = 0; i < o.y_hi.size(); ++i) {
+      const double y = std::fabs(o.y_hi[i]);
+      ASSERT_TRUE(y > 0x1p-900 && y < 0x1p-700) << what << " i=" << i << " y=" << y;  // the regime under test
+      if (y >= 0x1p-20 * o.cond[i]) {
+        EXPECT_GE(oracle_correct_bits(o, static_cast<int64_t>(i)), 100) << what << " i=" << i << " err=" << o.err[i];
+      }
+    }
+  }
 }
 
 TEST(OracleEdge, ZeroRoutingWeightRemovesTheExpert) {
