@@ -9,7 +9,7 @@
 #include "core/cuda_check.hpp"
 #include "kernels/expert_centric/ec_kernels.cuh"
 #include "kernels/expert_centric/expert_centric.hpp"
-#include "kernels/expert_centric/fp8_row.hpp"
+#include "kernels/expert_centric/gemm_launch.cuh"
 #include "kernels/warp_decode/family.hpp"
 
 namespace moecheck::ec {
@@ -17,32 +17,13 @@ namespace {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-// One GEMM with weights in format wf; xf: x's format (gateup_act reads x,
-// the other modes bf16 rows of the workspace). codes: fp8_channel weights as
-// their bare e4m3 codes (expert_centric_fp8; gateup_f32 only, which writes
-// the fp32 sums for its epilogue).
-template <Mode M>
-void launch_gemm(const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, WeightFormat wf, Format xf,
+// One GEMM in mode m with weights in format wf (gemm_launch.cuh); codes:
+// fp8_channel weights as their bare e4m3 codes (expert_centric_fp8;
+// gateup_f32 only, which writes the fp32 sums for its epilogue).
+void launch_gemm(Mode m, const GemmArgs& g, int64_t cols, int64_t tiles, bool vec, WeightFormat wf, Format xf,
                  cudaStream_t st, bool codes = false) {
-  const dim3 grid(static_cast<unsigned>((cols + block_cols<M>() - 1) / block_cols<M>()), static_cast<unsigned>(tiles));
-  auto launch = [&](auto w) {
-    using W = decltype(w);
-    auto go = [&](auto xv) {
-      using XV = decltype(xv);
-      if (vec)
-        tile_gemm<M, true, W, XV><<<grid, kWarps * 32, 0, st>>>(g);
-      else
-        tile_gemm<M, false, W, XV><<<grid, kWarps * 32, 0, st>>>(g);
-      MOECHECK_CHECK_LAUNCH();
-    };
-    if constexpr (M == Mode::gateup_act)
-      warp_decode::with_x(xf, go);
-    else
-      go(Bf16Vec{});
-  };
-  if constexpr (M == Mode::gateup_f32)
-    if (codes) return launch(Fp8ChannelCodes{});
-  warp_decode::with_weights(wf, launch);
+  if (codes && m == Mode::gateup_f32) return launch_gemm_codes(g, cols, tiles, vec, st);
+  warp_decode::with_weights(wf, [&](auto w) { launch_gemm_fmt<decltype(w)>(m, g, cols, tiles, vec, xf, st); });
 }
 
 template <class T>
@@ -95,13 +76,13 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
     GemmArgs g1 = g;
     g1.a = x, g1.w = a.w13, g1.w_scale = a.w13_scale, g1.w_ts = a.w13_tensor_scale;
     g1.R = 2 * s.I, g1.K = s.H, g1.out = h, g1.ldo = s.I;
-    launch_gemm<Mode::gateup_act>(g1, s.I, tiles, vec_h, wf, xf, st);
+    launch_gemm(Mode::gateup_act, g1, s.I, tiles, vec_h, wf, xf, st);
     // down with w_j in the epilogue: yw (N, H) f32.
     auto* yw = at<float>(ws, L.yw);
     GemmArgs g2 = g;
     g2.a = h, g2.w = a.w2, g2.w_scale = a.w2_scale, g2.w_ts = a.w2_tensor_scale;
     g2.R = s.H, g2.K = s.I, g2.out = yw, g2.ldo = s.H;
-    launch_gemm<Mode::down_weighted>(g2, s.H, tiles, vec_i, wf, xf, st);
+    launch_gemm(Mode::down_weighted, g2, s.H, tiles, vec_i, wf, xf, st);
     const int64_t n_out = s.T * s.H;
     topk_sum_kernel<<<static_cast<unsigned>((n_out + 255) / 256), 256, 0, st>>>(yw, s.T, s.H, g.k, a.y_format,
                                                                                   a.y);
@@ -134,7 +115,7 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
   GemmArgs g1 = g;
   g1.a = xg, g1.w = a.w13, g1.w_scale = a.w13_scale, g1.w_ts = a.w13_tensor_scale;
   g1.R = 2 * s.I, g1.K = s.H, g1.out = gu, g1.ldo = 2 * s.I;
-  launch_gemm<Mode::gateup_f32>(g1, 2 * s.I, tiles, s.H % 8 == 0 && aligned16(a.w13), wf, xf, st, codes);
+  launch_gemm(Mode::gateup_f32, g1, 2 * s.I, tiles, s.H % 8 == 0 && aligned16(a.w13), wf, xf, st, codes);
   // 5. activation: h (rows, I) bf16; fp8: from the epilogue of the sums,
   // then re-quantized to codes and row scales sh.
   if (fp8) {
@@ -154,13 +135,13 @@ void run_device(const DeviceArgs& a, void* ws, CUstream_st* stream, bool fused, 
     // outputs, scattered to pair order: ys (N, H).
     auto* yacc = at<float>(ws, L.yacc);
     g2.out = yacc;
-    launch_gemm<Mode::gateup_f32>(g2, s.H, tiles, vec_i, wf, xf, st, codes);
+    launch_gemm(Mode::gateup_f32, g2, s.H, tiles, vec_i, wf, xf, st, codes);
     scatter_fp8(yacc, s.H, N, row_of, tile_e, sh, codes ? static_cast<const float*>(a.w2_scale) : nullptr, ys, st);
   } else {
     // 6. down grouped GEMM: ye (rows, H) bf16 per-expert outputs.
     auto* ye = at<uint16_t>(ws, L.ye);
     g2.out = ye;
-    launch_gemm<Mode::down_bf16>(g2, s.H, tiles, vec_i, wf, xf, st);
+    launch_gemm(Mode::down_bf16, g2, s.H, tiles, vec_i, wf, xf, st);
     // 7. scatter to pair order: ys (N, H).
     scatter_kernel<<<static_cast<unsigned>(N), 256, 0, st>>>(ye, s.H, row_of, ys);
     MOECHECK_CHECK_LAUNCH();
