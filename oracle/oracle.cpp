@@ -309,6 +309,10 @@ void down_phase(Layer& L, OracleResult& o) {
       double cond = 0, ebound = 0;  // cond in 2^S units
       for (int64_t j = 0; j < s.k; ++j) decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
       abs_dot2_rows(d.data(), &L.vabs[t * KI], &L.verr[t * KI], s.k, s.I, cond, ebound);
+      if (std::isnan(ebound)) {  // a NaN h (x or a weight not finite upstream) or 0 * inf: y is NaN too
+        o.y_hi[idx] = o.y_lo[idx] = o.err[idx] = o.cond[idx] = kNaN;
+        continue;
+      }
       mpfr_set_zero(raw(y), 1);
       double bound = 0;
       for (int p = 0; p < L.plan.parts; ++p) {

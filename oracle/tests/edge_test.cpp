@@ -129,6 +129,27 @@ TEST(OracleEdge, TokenOfTinyTermsKeepsFullPrecision) {
   }
 }
 
+// An infinite x element makes its token's outputs NaN, as any kernel's are:
+// the oracle marks them NaN (y and err) rather than summing the finite rest,
+// and the other token stays exact.
+TEST(OracleEdge, InfiniteXMakesItsTokenNaN) {
+  for (Format xf : {Format::bf16, Format::f16, Format::f32}) {
+    const Shape s{2, 24, 6, 3, 2};
+    const Case c = test::build_case(filled(s, WeightFormat::bf16, xf, Activation::swiglu, [&](int w, size_t q) {
+      if (w == 0 && q == static_cast<size_t>(s.H + 5)) return std::numeric_limits<float>::infinity();
+      return wiggle(w, q);
+    }));
+    const std::string what = std::string("inf x ") + std::string(format_name(xf));
+    const OracleResult o = run_oracle(c);
+    const std::string m = test::check_against_naive(c, o);
+    EXPECT_TRUE(m.empty()) << what << ": " << m;
+    for (int64_t i = 0; i < s.H; ++i) {
+      EXPECT_TRUE(std::isfinite(o.y_hi[i]) && std::isfinite(o.err[i])) << what << " token 0, i=" << i;
+      EXPECT_TRUE(std::isnan(o.y_hi[s.H + i]) && std::isnan(o.err[s.H + i])) << what << " token 1, i=" << i;
+    }
+  }
+}
+
 TEST(OracleEdge, ZeroRoutingWeightRemovesTheExpert) {
   GenSpec spec;
   spec.shape = {3, 24, 12, 6, 3};
