@@ -4,23 +4,17 @@
 #include <rapidcheck/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <string>
 
+#include "core/formats_reference.hpp"
 #include "oracle/oracle.hpp"
 #include "oracle/tests/test_util.hpp"
 
 namespace moecheck {
 namespace {
 
+using ref::hex_double;  // errors near 2^-1000 print as 0 with std::to_string
 using test::small_spec;
-
-// Errors near 2^-1000 print as 0 with std::to_string.
-std::string hexf(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
-}
 
 // The certified bound is never exceeded: the oracle agrees with naive MPFR
 // evaluations at ~256 and ~512 bits within err + the naive's own slack.
@@ -44,7 +38,7 @@ RC_GTEST_PROP(OracleProperty, CertifiesAtLeast100Bits, ()) {
     if (!std::isfinite(o.y_hi[i])) continue;  // NaN or overflow (inf in x): nothing to certify
     const double y = std::fabs(o.y_hi[i]);
     MC_RC_CHECK(o.err[i] <= 0x1p-110 * o.cond[i] + 0x1p-104 * y + 0x1p-1000,
-                  "err " + hexf(o.err[i]) + " c " + hexf(o.cond[i]) + " y " + hexf(o.y_hi[i]) + " at " +
+                  "err " + hex_double(o.err[i]) + " c " + hex_double(o.cond[i]) + " y " + hex_double(o.y_hi[i]) + " at " +
                       std::to_string(i) + " case " + c.provenance);
     if (y >= 0x1p-20 * o.cond[i] && y >= 0x1p-916)  // below, y_lo is subnormal: fewer than 107 bits fit
       MC_RC_CHECK(oracle_correct_bits(o, i) >= 100,
