@@ -26,7 +26,7 @@ const std::pair<ExpertStorage, std::string_view> kStorage[] = {
     {ExpertStorage::automatic, "auto"}, {ExpertStorage::all, "all"}, {ExpertStorage::routed, "routed"}};
 
 // Stream ids keep tensors independent of each other and of the thread count.
-enum Stream : uint64_t { kRoute = 1, kRouteWeights, kX, kW13, kW2, kOutlier };
+enum Stream : uint64_t { kRoute = 1, kRouteWeights, kX, kW13, kW2, kOutlier, kCancel };
 
 // Weighted draw of k distinct experts (weights > 0), in draw order.
 std::vector<int32_t> draw_weighted(Rng& r, const std::vector<double>& weight, int64_t k) {
@@ -159,16 +159,32 @@ double draw_value(Rng& r, ValueDist d, bool is_x) {
 
 bool outlier_channel(uint64_t seed, int64_t n) { return mix_seed(seed, kOutlier, n) % 64 == 0; }
 
+// The hidden channel through which cancel cases leave their residue.
+int64_t cancel_channel(const GenSpec& spec) {
+  return static_cast<int64_t>(mix_seed(spec.seed, kCancel) % static_cast<uint64_t>(spec.shape.H));
+}
+
+// Deepest power of two below 1 that x's format holds (its smallest subnormal),
+// capped where the residues reach 2^-60 of the condition number.
+int cancel_depth(Format x) { return std::min(56, mini_spec(x).bias + mini_spec(x).mbits - 1); }
+
 std::vector<uint8_t> make_x(const GenSpec& spec) {
   const Shape& s = spec.shape;
   const int64_t eb = x_elem_bytes(spec.x_format);
   std::vector<uint8_t> x(s.T * s.H * eb);
   for (int64_t t = 0; t < s.T; ++t) {
     Rng r(mix_seed(spec.seed, kX, t));
+    std::vector<double> row(static_cast<size_t>(s.H));
     for (int64_t n = 0; n < s.H; ++n) {
-      double v = draw_value(r, spec.values, true);
-      if (spec.values == ValueDist::heavy && outlier_channel(spec.seed, n)) v *= 32;
-      const uint32_t code = encode(spec.x_format, v);
+      row[n] = draw_value(r, spec.values, true);
+      if (spec.values == ValueDist::heavy && outlier_channel(spec.seed, n)) row[n] *= 32;
+    }
+    // Each token's cancel channel is 2^-e, e uniform to the format's depth:
+    // the token's outputs are residues of about 2^-e of their condition.
+    if (spec.values == ValueDist::cancel)
+      row[cancel_channel(spec)] = (r.below(2) ? -1 : 1) * pow2(-static_cast<int>(r.below(cancel_depth(spec.x_format) + 1)));
+    for (int64_t n = 0; n < s.H; ++n) {
+      const uint32_t code = encode(spec.x_format, row[n]);
       for (int64_t b = 0; b < eb; ++b) x[(t * s.H + n) * eb + b] = static_cast<uint8_t>(code >> (8 * b));
     }
   }
@@ -188,18 +204,32 @@ std::vector<float> master_rows(const GenSpec& spec, uint64_t stream, int32_t exp
   return m;
 }
 
-// Near-cancellation: h[n + I/2] == h[n] (equal gate/up rows) and
-// D[:, n + I/2] == -D[:, n], so y is ~0 against its condition number c.
+// Near-cancellation with a controlled residue. Intermediate neurons pair up
+// as (2m, 2m+1): equal gate and up rows, except that the gate rows disagree
+// in sign at the cancel channel c (value the row's largest magnitude, so it
+// survives every quantization), and down columns 2m+1 = -(2m) (an odd I's
+// last column is 0). Pairs share every block and channel scale, so the
+// quantized weights keep these relations exactly, and y = sum_j w_j sum_m
+// D[i,2m] (h[2m] - h[2m+1]) with h[2m] - h[2m+1] driven by 2 G[2m,c] x[c]:
+// |y| / cond follows x[c] = 2^-e (make_x) down to ~2^-60, and y is exactly
+// zero only where every pair's difference is.
 void make_cancelling(const GenSpec& spec, std::vector<float>& w13, std::vector<float>& w2) {
-  const int64_t H = spec.shape.H, I = spec.shape.I, half = I / 2;
-  for (int64_t n = 0; n < half; ++n) {
+  const int64_t H = spec.shape.H, I = spec.shape.I, c = cancel_channel(spec);
+  for (int64_t m = 0; 2 * m + 1 < I; ++m) {
     for (int part = 0; part < 2; ++part) {
-      const int64_t src = part ? up_row(spec.layout, I, n) : gate_row(spec.layout, I, n);
-      const int64_t dst = part ? up_row(spec.layout, I, n + half) : gate_row(spec.layout, I, n + half);
+      const int64_t src = part ? up_row(spec.layout, I, 2 * m) : gate_row(spec.layout, I, 2 * m);
+      const int64_t dst = part ? up_row(spec.layout, I, 2 * m + 1) : gate_row(spec.layout, I, 2 * m + 1);
       std::copy_n(&w13[src * H], H, &w13[dst * H]);
     }
-    for (int64_t i = 0; i < H; ++i) w2[i * I + n + half] = -w2[i * I + n];
+    const int64_t g0 = gate_row(spec.layout, I, 2 * m) * H, g1 = gate_row(spec.layout, I, 2 * m + 1) * H;
+    float amax = 0;
+    for (int64_t n = 0; n < H; ++n) amax = std::max(amax, std::fabs(w13[g0 + n]));
+    w13[g0 + c] = amax;
+    w13[g1 + c] = -amax;
+    for (int64_t i = 0; i < H; ++i) w2[i * I + 2 * m + 1] = -w2[i * I + 2 * m];
   }
+  if (I % 2)
+    for (int64_t i = 0; i < H; ++i) w2[i * I + I - 1] = 0;
 }
 
 void append(WeightStack& into, const WeightStack& part) {

@@ -40,8 +40,9 @@ struct GenSpec {
 //            LLM activations have), normal weights
 //   integer  x in {-2..2}, weights in {-1,0,1}, routing weights powers of two:
 //            every product and sum stays an exactly representable integer
-//   cancel   gate/up rows n and n + I/2 equal and down columns n + I/2 the
-//            negation of n (y cancels to ~0 against its condition number)
+//   cancel   neurons in pairs whose down columns cancel and whose h differ
+//            only through one hidden channel set to 2^-e per token: |y| is
+//            about 2^-e of its condition number, e down to ~56 (make_cancelling)
 Case generate_case(const GenSpec& spec);
 
 // The spec as JSON (stored as the case's provenance) and back.

@@ -108,18 +108,44 @@ TEST(Generate, IntegerValuesAreSmallIntegers) {
   for (double v : row) EXPECT_TRUE(v == -1 || v == 0 || v == 1) << v;
 }
 
-TEST(Generate, CancelConstructionPairsRowsAndNegatesColumns) {
+// The cancel construction holds exactly after quantization, in every weight
+// format: neurons (2m, 2m+1) have equal up rows, gate rows equal but for one
+// channel where they are nonzero and opposite, and opposite down columns;
+// an odd I's last down column is 0; each token's x at that channel is 2^-e.
+TEST(Generate, CancelConstructionPairsNeuronsExactly_AllFormats_OddAndEvenI) {
   GenSpec s = spec(RoutingDist::uniform, ValueDist::cancel);
-  for (GateUpLayout l : {GateUpLayout::concatenated, GateUpLayout::interleaved}) {
-    s.layout = l;
-    const Case c = generate_case(s);
-    const int64_t I = c.shape.I, half = I / 2;
-    for (int64_t n = 0; n < half; ++n)
-      for (int64_t k = 0; k < c.shape.H; ++k)
-        ASSERT_EQ(c.w13.value(0, gate_row(l, I, n), k), c.w13.value(0, gate_row(l, I, n + half), k));
-    for (int64_t i = 0; i < c.shape.H; ++i)
-      for (int64_t n = 0; n < half; ++n) ASSERT_EQ(c.w2.value(1, i, n + half), -c.w2.value(1, i, n));
-  }
+  for (WeightFormat w : all_weight_formats())
+    for (GateUpLayout l : {GateUpLayout::concatenated, GateUpLayout::interleaved})
+      for (int64_t I : {int64_t{36}, int64_t{37}}) {
+        s.weights = w, s.layout = l, s.shape.I = I;
+        const Case c = generate_case(s);
+        const std::string what = std::string(weight_format_name(w)) + " " + std::string(layout_name(l)) + " I=" +
+                                 std::to_string(I);
+        const int64_t H = c.shape.H;
+        for (int64_t e = 0; e < c.stored_count(); e += 5) {
+          int64_t channel = -1;
+          for (int64_t m = 0; 2 * m + 1 < I; ++m) {
+            const int64_t n0 = 2 * m, n1 = 2 * m + 1;
+            for (int64_t k = 0; k < H; ++k) {
+              ASSERT_EQ(c.w13.value(e, up_row(l, I, n0), k), c.w13.value(e, up_row(l, I, n1), k)) << what;
+              const double g0 = c.w13.value(e, gate_row(l, I, n0), k), g1 = c.w13.value(e, gate_row(l, I, n1), k);
+              if (g0 == g1) continue;
+              ASSERT_TRUE(g0 == -g1 && g0 != 0) << what << " m=" << m << " k=" << k;
+              ASSERT_TRUE(channel < 0 || channel == k) << what << ": one channel differs";
+              channel = k;
+            }
+            for (int64_t i = 0; i < H; ++i) ASSERT_EQ(c.w2.value(e, i, n1), -c.w2.value(e, i, n0)) << what;
+          }
+          ASSERT_GE(channel, 0) << what;
+          for (int64_t t = 0; t < c.shape.T; ++t) {
+            int ex;
+            ASSERT_EQ(std::fabs(std::frexp(c.x_value(t, channel), &ex)), 0.5) << what << ": x at the channel is 2^-e";
+            ASSERT_LE(ex, 1) << what;
+          }
+          if (I % 2)
+            for (int64_t i = 0; i < H; ++i) ASSERT_EQ(c.w2.value(e, i, I - 1), 0) << what;
+        }
+      }
 }
 
 TEST(Generate, RoutedStorageHoldsTheSameWeightsAsFullStorage) {

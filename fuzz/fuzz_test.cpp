@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "fuzz/generators.hpp"
 #include "oracle/bounds.hpp"
+#include "oracle/oracle.hpp"
 #include "properties/properties.hpp"
 
 namespace moecheck::fuzz {
@@ -19,10 +20,10 @@ namespace {
 RC_GTEST_PROP(Generators, ShapesAreValidAndWithinBudget, ()) {
   const FuzzCase fc = *gen_fuzz_case(GenOptions{});
   const Shape& s = fc.spec.shape;
-  RC_ASSERT(s.T >= 1 && s.T <= 64);
+  RC_ASSERT(s.T >= 1 && s.T <= 128);
   RC_ASSERT(s.k >= 1 && s.k <= std::min<int64_t>(16, s.E));
-  RC_ASSERT(s.E >= 1 && s.E <= 256);
-  RC_ASSERT(s.T * s.k * s.I * s.H <= (int64_t{1} << 19) || s.T * s.k * s.I * s.H <= (int64_t{1} << 12));
+  RC_ASSERT(s.E >= 1 && s.E <= 512);
+  RC_ASSERT(s.T * s.k * s.I * s.H <= tier_budget(Tier::small, false).work);
   RC_CLASSIFY(s.H % 2 == 1, "odd H");
   RC_CLASSIFY(s.k == s.E, "k=E");
   RC_CLASSIFY(!fc.specials.empty(), "specials");
@@ -158,6 +159,115 @@ TEST(Properties, PropertyNamesRoundTrip) {
     EXPECT_EQ(props::parse_property(props::property_name(p)), p);
   EXPECT_THROW(props::parse_property("nope"), InputError);
   EXPECT_EQ(props::parse_property_list("accuracy,exact").size(), 2u);
+}
+
+}  // namespace
+}  // namespace moecheck::fuzz
+
+namespace moecheck::fuzz {
+namespace {
+
+struct ShapeStats {
+  int n = 0, t16 = 0, t33 = 0, t65 = 0, h1024 = 0, e128 = 0, k8 = 0, store_all = 0, routed = 0;
+  std::map<std::string, int> presets;
+  void add(const DrawnShape& d) {
+    const Shape& s = d.shape;
+    ++n;
+    t16 += s.T >= 16, t33 += s.T >= 33, t65 += s.T > 64, h1024 += s.H >= 1024, e128 += s.E > 128, k8 += s.k > 8;
+    (d.store_all ? store_all : routed) += 1;
+    if (!d.preset.empty()) ++presets[d.preset];
+  }
+  double frac(int c) const { return static_cast<double>(c) / n; }
+};
+
+ShapeStats draw_shapes(Tier tier, bool device, int n) {
+  const auto gen = rc::gen::noShrink(gen_shape(tier, tier_budget(tier, device)));
+  ShapeStats st;
+  for (int i = 0; i < n; ++i) {
+    const DrawnShape d = gen(rc::Random(static_cast<uint64_t>(i) * 7919 + 1), 0).value();
+    const TierBudget b = tier_budget(tier, device);
+    const Shape& s = d.shape;
+    EXPECT_LE(s.T * s.k * s.I * s.H, b.work) << "draw " << i;
+    const int64_t S = d.store_all ? s.E : std::min(s.E, d.one_set ? s.k : s.T * s.k);
+    EXPECT_LE(S * 3 * s.I * s.H, d.preset.empty() ? b.stored_weights : b.preset_weights) << "draw " << i;
+    EXPECT_TRUE(s.k >= 1 && s.k <= std::min<int64_t>(16, s.E)) << "draw " << i;
+    EXPECT_TRUE(s.T <= 128 && ((s.H <= 8192 && s.I <= 4096 && s.E <= 512) || !d.preset.empty())) << "draw " << i;
+    st.add(d);
+  }
+  return st;
+}
+
+// DESIGN.md section 6 and issue 15: at RapidCheck size 0 (size must not cap
+// a range) every tier reaches production scale in the stated fractions.
+TEST(Generators, ShapesReachProductionScale_10000Draws) {
+  for (Tier tier : {Tier::small, Tier::production})
+    for (bool device : {false, true}) {
+      if (tier == Tier::small && device) continue;  // one small budget
+      ShapeStats st = draw_shapes(tier, device, 10000);
+      const std::string what = std::string(tier_name(tier)) + (device ? " device" : " host");
+      EXPECT_GE(st.frac(st.t16), 0.20) << what << ": T >= 16";
+      EXPECT_GE(st.frac(st.t33), 0.05) << what << ": T >= 33";
+      EXPECT_GT(st.t65, 0) << what << ": T > 64";
+      EXPECT_GE(st.frac(st.h1024), 0.20) << what << ": H >= 1024";
+      EXPECT_GE(st.frac(st.e128), 0.10) << what << ": E > 128";
+      EXPECT_GE(st.frac(st.k8), 0.05) << what << ": k > 8";
+      EXPECT_GT(st.store_all, 0) << what;
+      EXPECT_GT(st.routed, 0) << what;
+      std::printf("%s: T>=16 %.3f, T>=33 %.3f, T>64 %.3f, H>=1024 %.3f, E>128 %.3f, k>8 %.3f, all %d routed %d\n",
+                  what.c_str(), st.frac(st.t16), st.frac(st.t33), st.frac(st.t65), st.frac(st.h1024), st.frac(st.e128),
+                  st.frac(st.k8), st.store_all, st.routed);
+      if (tier == Tier::production)
+        for (const Preset& p : shape_presets())
+          if (device || p.name == "qwen3-30b-a3b")  // the host budget holds one token of the smallest
+            EXPECT_GE(st.presets[std::string(p.name)], 10000 / 20 / 5 / 2) << what << ": preset " << p.name;
+    }
+}
+
+}  // namespace
+}  // namespace moecheck::fuzz
+
+namespace moecheck::fuzz {
+namespace {
+
+// Issue 15 point 4: `--values cancel` spreads |y| / cond over 2^-8 .. 2^-60
+// for every activation and weight format, with at most 5% exact zeros, over
+// 1000 seeded cases (oracle values, so rounding in a kernel plays no part).
+TEST(Generators, CancelSpreadsResiduesTo2toMinus60_1000Cases) {
+  const auto& wf = all_weight_formats();
+  const Activation acts[] = {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear};
+  const Format xs[] = {Format::bf16, Format::f32, Format::f16};
+  int64_t outputs = 0, zeros = 0;
+  int64_t band[4] = {};  // |y|/c in [2^-20, 2^-8), [2^-40, 2^-20), [2^-60, 2^-40), below
+  double deepest = 0;
+  for (int i = 0; i < 1000; ++i) {
+    GenSpec g;
+    g.values = ValueDist::cancel;
+    g.weights = wf[i % wf.size()];
+    g.act.kind = acts[(i / 7) % 4];
+    g.x_format = xs[(i / 28) % 3];
+    g.layout = i % 2 ? GateUpLayout::interleaved : GateUpLayout::concatenated;
+    g.shape = {1 + i % 3, 16 + (i * 37) % 113, 2 + (i * 13) % 31, 8, 1 + i % 4};
+    g.seed = 5000 + static_cast<uint64_t>(i);
+    const Case c = generate_case(g);
+    const OracleResult o = run_oracle(c, 1);
+    for (size_t j = 0; j < o.y_hi.size(); ++j) {
+      ++outputs;
+      if (o.y_hi[j] == 0 && o.err[j] == 0) {
+        ++zeros;
+        continue;
+      }
+      const double r = std::log2(std::fabs(o.y(j)) / o.cond[j]);
+      deepest = std::min(deepest, r);
+      band[r >= -20 ? 0 : r >= -40 ? 1 : r >= -60 ? 2 : 3] += r < -8;
+    }
+  }
+  const double n = static_cast<double>(outputs);
+  std::printf("cancel: %lld outputs, %.4f exact zeros, [2^-20,2^-8) %.3f [2^-40,2^-20) %.3f [2^-60,2^-40) %.3f "
+              "below %.3f, deepest 2^%.1f\n",
+              static_cast<long long>(outputs), zeros / n, band[0] / n, band[1] / n, band[2] / n, band[3] / n, deepest);
+  EXPECT_LE(zeros / n, 0.05);
+  for (int b = 0; b < 3; ++b) EXPECT_GE(band[b] / n, 0.10) << "band " << b;
+  EXPECT_LE(deepest, -56);
 }
 
 }  // namespace

@@ -10,20 +10,88 @@
 namespace moecheck::fuzz {
 namespace {
 
+// Uniform in [lo, hi) at any RapidCheck size: rc::gen::inRange scales its
+// range with the size (at size 0 it always yields lo), which would cap every
+// dimension of a fuzz run by its size parameter.
+template <typename T>
+rc::Gen<T> any_in(T lo, T hi) {
+  return rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(lo, hi));
+}
+
 // Sizes one off a vector width or a tile, where tail handling breaks.
 constexpr int64_t kEdgeSizes[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257};
-
-int64_t scaled(int size, int64_t lo, int64_t hi) { return lo + (hi - lo) * std::clamp(size, 0, 100) / 100; }
+// Production sizes: the presets' own, and odd, prime and just-past-a-power-
+// of-two neighbours, where tails, tiles and index widths break.
+const std::vector<int64_t> kBigH = {1024, 1025, 1536, 2047, 2048, 2049, 2880, 3071, 3584, 4093,
+                                    4096, 4097, 5120, 6143, 7168, 7169, 8191, 8192};
+const std::vector<int64_t> kBigI = {511, 512, 513, 767, 768, 769, 1023, 1024, 1025, 1408,
+                                    1536, 1537, 1600, 2047, 2048, 2049, 2880, 3071, 4093, 4096};
 
 // A dimension in [1, hi]: mostly uniform (shrinks to 1), often an edge size.
 rc::Gen<int64_t> gen_dim(int64_t hi) {
   std::vector<int64_t> edges;
   for (int64_t e : kEdgeSizes)
     if (e <= hi) edges.push_back(e);
-  return rc::gen::weightedOneOf<int64_t>({{3, rc::gen::inRange<int64_t>(1, hi + 1)}, {2, rc::gen::elementOf(edges)}});
+  return rc::gen::weightedOneOf<int64_t>({{3, any_in<int64_t>(1, hi + 1)}, {2, rc::gen::elementOf(edges)}});
+}
+
+// Small sizes, production sizes, or anything up to `top`.
+rc::Gen<int64_t> gen_wide(int64_t small_hi, const std::vector<int64_t>& big, int64_t top) {
+  return rc::gen::weightedOneOf<int64_t>({{3, gen_dim(small_hi)},
+                                          {4, rc::gen::elementOf(big)},
+                                          {1, any_in<int64_t>(small_hi + 1, top + 1)}});
+}
+
+rc::Gen<int64_t> gen_tokens() {
+  return rc::gen::weightedOneOf<int64_t>({{3, any_in<int64_t>(1, 9)},
+                                          {3, any_in<int64_t>(9, 33)},
+                                          {2, any_in<int64_t>(33, 65)},
+                                          {1, any_in<int64_t>(65, 129)}});
+}
+
+rc::Gen<int64_t> gen_experts() {
+  return rc::gen::weightedOneOf<int64_t>({{4, any_in<int64_t>(1, 65)},
+                                          {2, rc::gen::elementOf(std::vector<int64_t>{128, 256})},
+                                          {1, any_in<int64_t>(129, 513)},
+                                          {1, rc::gen::elementOf(std::vector<int64_t>{160, 384, 512})}});
+}
+
+rc::Gen<int64_t> gen_topk(int64_t E) {
+  const int64_t kmax = std::min<int64_t>(16, E), k8 = std::min<int64_t>(8, kmax);
+  return rc::gen::weightedOneOf<int64_t>({{4, any_in<int64_t>(1, k8 + 1)},
+                                          {2, rc::gen::just(k8)},
+                                          {2, any_in<int64_t>(1, kmax + 1)},
+                                          {1, rc::gen::just(kmax)}});
 }
 
 int64_t work(const Shape& s) { return s.T * s.k * s.I * s.H; }
+
+// Weight elements stored: every expert, or at most one per routing entry.
+int64_t stored(const Shape& s, bool all, bool one_set = false) {
+  return (all ? s.E : std::min(s.E, one_set ? s.k : s.T * s.k)) * 3 * s.I * s.H;
+}
+
+bool fits(const DrawnShape& d, const TierBudget& b) {
+  return work(d.shape) <= b.work && stored(d.shape, d.store_all, d.one_set) <= b.stored_weights;
+}
+
+// Halves the largest of T, H, I, k other than `keep` (0..3) until the shape
+// fits, then `keep` too if it alone is over budget. Every expert is stored
+// where that fits, as isolation needs unselected experts to poison.
+void shrink_to_budget(DrawnShape& d, const TierBudget& b, int keep) {
+  Shape& s = d.shape;
+  int64_t* dims[] = {&s.T, &s.H, &s.I, &s.k};
+  d.store_all = stored(s, true) <= b.stored_weights;
+  for (bool spare_keep : {true, false})
+    while (!fits(d, b)) {
+      int64_t* big = nullptr;
+      for (int i = 0; i < 4; ++i)
+        if ((!spare_keep || i != keep) && *dims[i] > 1 && (!big || *dims[i] > *big)) big = dims[i];
+      if (!big) break;
+      *big = (*big + 1) / 2;
+      d.store_all = stored(s, true) <= b.stored_weights;
+    }
+}
 
 template <typename T>
 T pick(const std::vector<T>& v) {
@@ -32,47 +100,63 @@ T pick(const std::vector<T>& v) {
 
 }  // namespace
 
+std::string_view tier_name(Tier t) { return t == Tier::small ? "small" : "production"; }
+
+TierBudget tier_budget(Tier t, bool device) {
+  if (t == Tier::small) return {int64_t{1} << 16, int64_t{1} << 18, 0};
+  // Case generation (about 10 ns per stored element and core), copies and
+  // uploads cost more than a GPU's run of the batch.
+  if (device) return {int64_t{1} << 33, int64_t{1} << 26, int64_t{1} << 29};
+  return {int64_t{1} << 24, int64_t{1} << 23, int64_t{1} << 26};
+}
+
 GenOptions& default_gen_options() {
   static GenOptions o;
   return o;
 }
 
-rc::Gen<Shape> gen_shape(int size, int64_t work_budget) {
-  return rc::gen::exec([size, work_budget] {
-    Shape s;
-    s.T = *rc::gen::weightedOneOf<int64_t>(
-        {{5, rc::gen::inRange<int64_t>(1, scaled(size, 4, 64) + 1)}, {1, rc::gen::just<int64_t>(1)}});
-    s.H = *gen_dim(scaled(size, 40, 260));
-    s.I = *gen_dim(scaled(size, 20, 130));
-    s.E = *rc::gen::weightedOneOf<int64_t>(
-        {{4, rc::gen::inRange<int64_t>(1, scaled(size, 8, 64) + 1)}, {1, rc::gen::elementOf(std::vector<int64_t>{128, 256})}});
-    const int64_t kmax = std::min<int64_t>(16, s.E);
-    s.k = *rc::gen::weightedOneOf<int64_t>(
-        {{4, rc::gen::inRange<int64_t>(1, kmax + 1)}, {1, rc::gen::just<int64_t>(int64_t{s.E <= 16 ? s.E : kmax})}});
-    // Keep the oracle fast: shrink the biggest factor until the case fits.
-    const int64_t budget = std::max<int64_t>(1 << 12, work_budget * std::max(size, 4) / 100);
-    while (work(s) > budget) {
-      if (s.T > 1 && s.T >= s.k)
-        s.T = (s.T + 1) / 2;
-      else if (s.H >= s.I && s.H > 1)
-        s.H = (s.H + 1) / 2;
-      else if (s.I > 1)
-        s.I = (s.I + 1) / 2;
-      else if (s.k > 1)
-        s.k = (s.k + 1) / 2;
-      else
-        break;
+rc::Gen<DrawnShape> gen_shape(Tier tier, const TierBudget& budget) {
+  return rc::gen::exec([tier, budget] {
+    DrawnShape d;
+    Shape& s = d.shape;
+    s.T = *gen_tokens();
+    // Presets exactly, where one token of them fits (routing one_set then
+    // stores just k experts); the production tier only.
+    if (tier == Tier::production && *rc::gen::weightedElement<bool>({{19, false}, {1, true}})) {
+      const Preset& p = pick(shape_presets());
+      s = {s.T, p.H, p.I, p.E, p.k};
+      TierBudget pb = budget;
+      pb.stored_weights = budget.preset_weights;
+      d.one_set = !fits(d, pb);
+      while (s.T > 1 && !fits(d, pb)) s.T = (s.T + 1) / 2;
+      if (fits(d, pb)) {
+        d.preset = std::string(p.name);
+        return d;
+      }
+      s.T = *gen_tokens();
+      d.one_set = false;
     }
-    return s;
+    s.H = *gen_wide(256, kBigH, 8192);
+    s.I = *gen_wide(128, kBigI, 4096);
+    s.E = *gen_experts();
+    s.k = *gen_topk(s.E);
+    // The case's own budget, log-uniform below the tier's: most cases stay
+    // cheap, and one kept dimension still reaches its full range.
+    TierBudget own = budget;
+    own.work >>= *any_in(0, tier == Tier::small ? 7 : 5);
+    // T and H kept most often: batch-dependent and long-reduction bugs.
+    shrink_to_budget(d, own, *rc::gen::weightedElement<int>({{3, 0}, {4, 1}, {2, 2}, {1, 3}}));
+    return d;
   });
 }
 
 rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
-  return rc::gen::withSize([opt](int size) {
-    return rc::gen::exec([opt, size] {
+  return rc::gen::exec([opt] {
       FuzzCase fc;
       GenSpec& g = fc.spec;
-      g.shape = *gen_shape(size, opt.work_at_max_size);
+      const DrawnShape d = *gen_shape(opt.tier, opt.budget);
+      g.shape = d.shape;
+      g.preset = d.preset;
       std::vector<std::pair<WeightFormat, Format>> formats = opt.formats;
       if (formats.empty())
         for (WeightFormat w : all_weight_formats())
@@ -85,26 +169,28 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
       g.layout = *rc::gen::element(GateUpLayout::concatenated, GateUpLayout::interleaved);
       g.routing = *rc::gen::element(RoutingDist::uniform, RoutingDist::distinct, RoutingDist::one_set,
                                     RoutingDist::zipf, RoutingDist::adversarial);
+      if (d.one_set) g.routing = RoutingDist::one_set;
       g.values = *rc::gen::weightedElement<ValueDist>(
           {{4, ValueDist::normal}, {2, ValueDist::integer}, {2, ValueDist::uniform}, {2, ValueDist::heavy},
            {2, ValueDist::cancel}});
-      // Every expert stored (so isolation can poison the unselected ones)
-      // unless that would dwarf the routed work.
-      g.storage = g.shape.E * g.shape.I * g.shape.H <= (int64_t{1} << 21) ? ExpertStorage::all : ExpertStorage::routed;
-      g.seed = *rc::gen::inRange<uint64_t>(1, 1u << 31);
+      g.storage = d.store_all ? ExpertStorage::all : ExpertStorage::routed;
+      g.seed = *any_in<uint64_t>(1, 1u << 31);
       // Exact-integer cases: bilinear on small integers with few terms, so
       // every intermediate stays within even bf16's exact integers and the
       // result must come out exact (DESIGN.md section 1).
       const bool bilinear_ok = std::find(acts.begin(), acts.end(), Activation::bilinear) != acts.end();
-      const bool exact = bilinear_ok && *rc::gen::weightedElement<bool>({{5, false}, {1, true}});
+      const bool small = opt.tier == Tier::small;
+      const bool exact = small && bilinear_ok && *rc::gen::weightedElement<bool>({{5, false}, {1, true}});
       if (exact) {
         g.act.kind = Activation::bilinear;
         g.values = ValueDist::integer;
-        g.shape.H = *rc::gen::inRange<int64_t>(1, 5);
-        g.shape.I = *rc::gen::inRange<int64_t>(1, 4);
+        g.shape.H = *any_in<int64_t>(1, 5);
+        g.shape.I = *any_in<int64_t>(1, 4);
         g.storage = ExpertStorage::all;
       }
-      // Half the cases carry specials; the risky kinds are drawn most often.
+      // Half the small cases carry specials; the risky kinds are drawn most
+      // often. Production-scale cases carry none: there every output that is
+      // not finite is a failure (unwritten), whichever token it belongs to.
       // Scales are targets only where the weight format has them; NaN only
       // in weights or scales (apply_special puts it in an unselected expert).
       const auto target = has_scales(g.weights)
@@ -120,7 +206,7 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
           {{4, SpecialKind::subnormal}, {2, SpecialKind::min_normal}, {3, SpecialKind::big}, {1, SpecialKind::near_max},
            {2, SpecialKind::zero}, {1, SpecialKind::neg_zero}, {3, SpecialKind::tie}, {2, SpecialKind::power_of_two},
            {2, SpecialKind::nan}});
-      const int n = exact ? 0 : *rc::gen::weightedOneOf<int>({{1, rc::gen::just(0)}, {1, rc::gen::inRange(1, 6)}});
+      const int n = exact || !small ? 0 : *rc::gen::weightedOneOf<int>({{1, rc::gen::just(0)}, {1, any_in(1, 6)}});
       for (int i = 0; i < n; ++i) {
         const SpecialTarget t = *target;
         const bool in_weights = t != SpecialTarget::x && t != SpecialTarget::routing_weight;
@@ -136,7 +222,6 @@ rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt) {
       for (Format y : ys) pool.insert(pool.end(), y == Format::bf16 ? 4 : 1, y);
       g.y_format = *rc::gen::elementOf(pool);
       return fc;
-    });
   });
 }
 
@@ -331,6 +416,13 @@ std::vector<std::string> coverage_tags(const FuzzCase& fc) {
   if (s.k == s.E) t.push_back("k=E");
   if (s.k == 1) t.push_back("k=1");
   if (s.E >= 128) t.push_back("E>=128");
+  if (s.E > 256) t.push_back("E>256");
+  if (s.k > 8) t.push_back("k>8");
+  if (s.T > 64) t.push_back("T>64");
+  if (s.H >= 1024) t.push_back("H>=1024");
+  if (s.I >= 1024) t.push_back("I>=1024");
+  if (!fc.spec.preset.empty()) t.push_back("preset " + fc.spec.preset);
+  t.push_back(std::string("storage ") + (fc.spec.storage == ExpertStorage::all ? "all" : "routed"));
   t.push_back(std::string("weights ") + std::string(weight_format_name(fc.spec.weights)));
   t.push_back(std::string("y ") + std::string(format_name(fc.spec.y_format)));
   t.push_back(std::string("act ") + std::string(activation_name(fc.spec.act.kind)));

@@ -46,6 +46,28 @@ struct FuzzCase {
   std::vector<Special> specials;
 };
 
+// The two tiers of one fuzz run (fuzz/README.md): small cases check every
+// output against the oracle; production-scale cases run the oracle-free
+// properties in full and check sampled tokens against the oracle.
+enum class Tier : uint8_t { small, production };
+std::string_view tier_name(Tier t);
+
+// Per-case budgets of a tier. Shapes are drawn at production scale in every
+// dimension and then shrunk, one dimension kept, until they fit: size may not
+// cap a range (RapidCheck's size scaling would shrink every dimension at
+// once, and the bugs live where one dimension is large).
+struct TierBudget {
+  int64_t work = 0;            // T k I H multiply-adds of one full-batch run
+  int64_t stored_weights = 0;  // elements of w13 + w2 that may be stored
+  // The same for the shape presets (production tier), drawn rarely enough
+  // that their cost does not dominate: full presets need ~10^8 elements.
+  int64_t preset_weights = 0;
+};
+// Budgets per tier and backend: a GPU runs the full batch in microseconds,
+// the host twin at ~1 G multiply-adds/s; the oracle only sees sampled tokens
+// in the production tier.
+TierBudget tier_budget(Tier t, bool device);
+
 // Which (weight format, x format) pairs, output formats and activations the generator draws
 // from; tests and `moecheck fuzz` restrict them to what the variants support
 // so that few cases are skipped.
@@ -55,15 +77,24 @@ struct GenOptions {
   // Output formats asked for (Case::y_format), bf16 drawn most often as in
   // production; empty: bf16, f16 and f32.
   std::vector<Format> y_formats;
-  // Work budget in T*k*I*H multiply-adds at RapidCheck size 100; scaled
-  // linearly with the size (the oracle's cost is proportional to it).
-  int64_t work_at_max_size = 1 << 19;
+  Tier tier = Tier::small;
+  TierBudget budget = tier_budget(Tier::small, false);
 };
 
 GenOptions& default_gen_options();  // used by rc::Arbitrary<FuzzCase>
 
 rc::Gen<FuzzCase> gen_fuzz_case(const GenOptions& opt);
-rc::Gen<Shape> gen_shape(int size, int64_t work_budget);
+// A shape of the tier's distribution within its budget, and whether every
+// expert can be stored (isolation poisons the unselected ones). Production
+// draws include the shape presets exactly (T drawn); routing one_set (every
+// token on the same k experts) keeps their stored weights within budget.
+struct DrawnShape {
+  Shape shape;
+  bool store_all = false;
+  bool one_set = false;
+  std::string preset;  // "" for a drawn shape
+};
+rc::Gen<DrawnShape> gen_shape(Tier tier, const TierBudget& budget);
 
 // generate_case(spec) with the specials applied. Throws InputError when the
 // spec is impossible.

@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/generate.hpp"
 #include "core/rng.hpp"
 #include "kernels/check.hpp"
 #include "kernels/registry.hpp"
@@ -22,12 +24,26 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Cases per RapidCheck run: fixed, so `--cases N --seed S` replays exactly.
+// Cases per RapidCheck run, per tier: fixed, so `--cases N --seed S`
+// replays exactly.
 constexpr int kChunk = 10;
+constexpr int kProductionChunk = 2;
+// The production tier's share of the run: of the time under --time (the
+// larger cases cost what they cost), of the chunks under --cases (one in
+// kProductionEvery, so the schedule does not depend on the clock).
+constexpr double kProductionShare = 0.3;
+constexpr int64_t kProductionEvery = 4;
+
+struct TierStats {
+  int64_t cases = 0;
+  double seconds = 0;
+  std::map<char, std::vector<int64_t>> dims;  // 'T', 'H', 'I', 'E', 'k' of each passing case
+};
 
 struct Failure {
   FuzzCase fc;
   props::Verdict verdict;
+  Tier tier;
 };
 
 struct State {
@@ -41,6 +57,8 @@ struct State {
   std::ostream& out;
   Clock::time_point start = Clock::now(), last_status = Clock::now();
   int64_t cases = 0, skipped = 0, shrink_steps = 0;
+  Tier tier = Tier::small;  // of the chunk being run
+  std::map<Tier, TierStats> tiers;
   std::map<props::Property, std::map<props::Status, int64_t>> verdicts;  // per property, of passing cases
   std::map<std::string, int64_t> classes;
   std::optional<Failure> failure;  // the latest failing case: after shrinking, the minimal one
@@ -56,10 +74,12 @@ struct State {
                     std::string(props::backend_name(opt.backend)).c_str(), static_cast<long long>(shrink_steps),
                     describe(failure->fc).substr(0, 80).c_str());
     else
-      std::snprintf(buf, sizeof buf, "[fuzz %s %s] %lld cases, %.1f cases/s, %zu classes, %lld with skips, 0 failures, %.0fs",
+      std::snprintf(buf, sizeof buf,
+                    "[fuzz %s %s] %lld cases (%lld production-scale), %.1f cases/s, %zu classes, %lld with skips, "
+                    "0 failures, %.0fs",
                     v.name().c_str(), std::string(props::backend_name(opt.backend)).c_str(),
-                    static_cast<long long>(cases), t > 0 ? cases / t : 0.0, classes.size(),
-                    static_cast<long long>(skipped), t);
+                    static_cast<long long>(cases), static_cast<long long>(tiers[Tier::production].cases),
+                    t > 0 ? cases / t : 0.0, classes.size(), static_cast<long long>(skipped), t);
     if (opt.live)
       out << "\r\033[K" << buf << std::flush;
     else
@@ -79,16 +99,13 @@ struct State {
     }
     const Support s = v.supports(c);
     if (!s.ok) RC_DISCARD("unsupported: " + s.reason);
-    props::CaseContext cx(std::move(c));
     bool any_skip = false;
-    std::vector<props::Verdict> got;
-    for (props::Property p : props) {
-      const props::Verdict r = props::check_property(p, v, opt.backend, cx, peers);
+    const std::vector<props::Verdict> got = verdicts_of(std::move(c), fc.spec.seed);
+    for (const props::Verdict& r : got) {
       any_skip |= r.status == props::Status::skip;
-      got.push_back(r);
       if (!r.failed()) continue;
       if (!failure) shrink_start = Clock::now();
-      failure = Failure{fc, r};
+      failure = Failure{fc, r, tier};
       ++shrink_steps;
       status();
       RC_FAIL(r.detail);
@@ -98,7 +115,25 @@ struct State {
     skipped += any_skip;
     for (const props::Verdict& r : got) ++verdicts[r.property][r.status];
     for (const std::string& t : coverage_tags(fc)) ++classes[t];
+    const Shape& sh = fc.spec.shape;
+    TierStats& ts = tiers[tier];
+    ++ts.cases;
+    for (auto [d, n] : {std::pair{'T', sh.T}, {'H', sh.H}, {'I', sh.I}, {'E', sh.E}, {'k', sh.k}}) ts.dims[d].push_back(n);
     status();
+  }
+
+  // Small cases: every property on every output. Production-scale cases:
+  // the whole batch for the oracle-free properties, sampled tokens for the
+  // rest (properties/properties.hpp).
+  std::vector<props::Verdict> verdicts_of(Case c, uint64_t seed) {
+    if (tier == Tier::production) return props::check_sampled(props, v, opt.backend, c, peers, seed);
+    props::CaseContext cx(std::move(c));
+    std::vector<props::Verdict> got;
+    for (props::Property p : props) {
+      got.push_back(props::check_property(p, v, opt.backend, cx, peers));
+      if (got.back().failed()) break;
+    }
+    return got;
   }
 };
 
@@ -126,12 +161,24 @@ int report_failure(State& st) {
   st.out << "FAIL after " << st.cases << " passing cases (" << std::fixed;
   st.out.precision(1);
   st.out << since(st.start) << " s, seed " << st.opt.seed << shard_note(st.opt) << "), shrunk in " << st.shrink_steps << " steps\n";
-  st.out << "property: " << props::property_name(f.verdict.property) << "\n";
+  st.out << "property: " << props::property_name(f.verdict.property) << " (" << tier_name(f.tier)
+         << " tier)\n";
   st.out << "minimal case: " << describe(f.fc) << "\n";
   st.out << f.verdict.detail << "\n";
   st.out << "saved: " << file << "\n";
   st.out << "replay: " << replay_line(st.opt, file) << "\n";
   return 1;
+}
+
+// "min 1, p10 2, p50 9, p90 40, max 128" of one dimension's drawn values.
+std::string quantiles(std::vector<int64_t> v) {
+  if (v.empty()) return "-";
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]; };
+  std::ostringstream os;
+  os << "min " << v.front() << ", p10 " << at(0.1) << ", p50 " << at(0.5) << ", p90 " << at(0.9) << ", max "
+     << v.back();
+  return os.str();
 }
 
 void summary(State& st) {
@@ -140,6 +187,16 @@ void summary(State& st) {
   st.out.precision(1);
   st.out << t << " s (" << (t > 0 ? st.cases / t : 0.0) << " cases/s) for " << st.v.name() << " on "
          << props::backend_name(st.opt.backend) << ", seed " << st.opt.seed << shard_note(st.opt) << "\n";
+  for (Tier tier : {Tier::small, Tier::production}) {
+    const TierStats& ts = st.tiers[tier];
+    st.out << "tier " << tier_name(tier) << ": " << ts.cases << " cases in " << ts.seconds << " s ("
+           << (ts.seconds > 0 ? ts.cases / ts.seconds : 0.0) << " cases/s, " << (t > 0 ? 100 * ts.seconds / t : 0.0)
+           << "% of the time)\n";
+    for (char d : {'T', 'H', 'I', 'E', 'k'}) {
+      auto it = ts.dims.find(d);
+      st.out << "  " << d << ": " << quantiles(it == ts.dims.end() ? std::vector<int64_t>{} : it->second) << "\n";
+    }
+  }
   st.out << "properties (checked / skipped / reported, per case):\n";
   for (props::Property p : st.props) {
     auto& m = st.verdicts[p];
@@ -148,6 +205,15 @@ void summary(State& st) {
   }
   st.out << "coverage (" << st.classes.size() << " classes):\n";
   for (const auto& [k, n] : st.classes) st.out << "  " << k << ": " << n << "\n";
+}
+
+// Whether the next chunk is production-scale (see kProductionShare).
+bool production_next(const State& st, const FuzzOptions& opt, int64_t chunks_run) {
+  if (opt.cases >= 0) return chunks_run % kProductionEvery == kProductionEvery - 1;
+  if (chunks_run == 0) return false;  // small cases first: most bugs show there within milliseconds
+  const auto it = st.tiers.find(Tier::production);
+  const double prod = it == st.tiers.end() ? 0 : it->second.seconds;
+  return prod < kProductionShare * since(st.start);
 }
 
 }  // namespace
@@ -203,13 +269,27 @@ int run_fuzz(const FuzzOptions& opt, std::ostream& out) {
   const Variant& v = find_variant(opt.variant);
   std::string why;
   if (!props::backend_runs(v, opt.backend, &why)) throw InputError("cannot fuzz on " + std::string(props::backend_name(opt.backend)) + ": " + why);
-  const GenOptions gen = supported_options(v);
+  GenOptions small = supported_options(v);
+  const bool device = opt.backend == props::Backend::cuda;
+  small.budget = tier_budget(Tier::small, device);
+  GenOptions production = small;
+  production.tier = Tier::production;
+  production.budget = tier_budget(Tier::production, device);
   State st(opt, v, out);
-  for (int64_t chunk = opt.shard.index - 1;; chunk += opt.shard.count) {
+  // Chunk numbers per tier: each tier's cases depend on the seed and its own
+  // chunk count only, not on how the tiers interleave.
+  int64_t next[2] = {opt.shard.index - 1, opt.shard.index - 1};
+  for (int64_t chunks_run = 0;; ++chunks_run) {
     if (opt.cases >= 0 ? st.cases >= opt.cases : since(st.start) >= opt.time_s) break;
+    st.tier = production_next(st, opt, chunks_run) ? Tier::production : Tier::small;
+    const bool prod = st.tier == Tier::production;
+    const GenOptions& gen = prod ? production : small;
+    const int64_t chunk = next[prod];
+    next[prod] += opt.shard.count;
+    const int per = prod ? kProductionChunk : kChunk;
     rc::detail::TestParams params;
-    params.seed = mix_seed(opt.seed, static_cast<uint64_t>(chunk));
-    params.maxSuccess = opt.cases >= 0 ? static_cast<int>(std::min<int64_t>(kChunk, opt.cases - st.cases)) : kChunk;
+    params.seed = mix_seed(opt.seed, static_cast<uint64_t>(chunk), prod ? 0x70726f64ull : 0);
+    params.maxSuccess = opt.cases >= 0 ? static_cast<int>(std::min<int64_t>(per, opt.cases - st.cases)) : per;
     params.maxSize = opt.max_size;
     params.maxDiscardRatio = 20;
     rc::detail::TestMetadata meta;
@@ -218,8 +298,10 @@ int run_fuzz(const FuzzOptions& opt, std::ostream& out) {
     // restricted to what the variant supports. A silent listener: the
     // failure is reported (and replayable) through the saved case instead.
     rc::detail::TestListenerAdapter quiet;
+    const auto t0 = Clock::now();
     const auto result = rc::detail::checkProperty(
         rc::detail::toProperty([&st, &gen] { st.property(*gen_fuzz_case(gen)); }), meta, params, quiet);
+    st.tiers[st.tier].seconds += since(t0);
     if (st.failure) break;
     if (result.template is<rc::detail::GaveUpResult>())
       throw InputError("gave up: too many generated cases were discarded for " + opt.variant + ": " +
@@ -251,7 +333,22 @@ int run_replay(const std::string& case_file, const std::string& variant, const s
   for (const auto& b : backends) bs.push_back(props::parse_backend(b));
   if (bs.empty()) bs = {props::Backend::host, props::Backend::cuda};
   out << "case " << case_file << ": " << props::case_summary(c) << "\n";
-  props::CaseContext cx(c);
+  // A case past the small tier's budget is judged as the fuzzer's
+  // production tier judged it: whole batch, oracle on sampled tokens.
+  const Shape& s = c.shape;
+  const bool large = s.T * s.k * s.I * s.H > tier_budget(Tier::small, false).work;
+  uint64_t seed = 1;
+  try {
+    seed = spec_from_json(c.provenance).seed;
+  } catch (const InputError&) {  // no generator spec: token sampling uses seed 1
+  }
+  if (large) out << "  (production-scale case: sampled tokens " << [&] {
+      std::string r;
+      for (int64_t t : props::sample_tokens(c, seed)) r += (r.empty() ? "" : ",") + std::to_string(t);
+      return r;
+    }() << " against the oracle)\n";
+  std::optional<props::CaseContext> cx;
+  if (!large) cx.emplace(c);
   int failed = 0, passed = 0;
   for (const Variant* v : variants) {
     // A named variant is judged against the built-ins; a whole-registry
@@ -263,12 +360,22 @@ int run_replay(const std::string& case_file, const std::string& variant, const s
         out << "  skip   " << v->name() << " " << props::backend_name(b) << ": " << why << "\n";
         continue;
       }
-      for (props::Property p : props::all_properties()) {
-        const props::Verdict r = props::check_property(p, *v, b, cx, peers);
+      std::vector<props::Verdict> got;
+      if (large) {
+        const Support sup = v->supports(c);
+        if (!sup.ok) {
+          out << "  skip   " << v->name() << " " << props::backend_name(b) << ": unsupported: " << sup.reason << "\n";
+          continue;
+        }
+        got = props::check_sampled(props::all_properties(), *v, b, c, peers, seed);
+      } else {
+        for (props::Property p : props::all_properties()) got.push_back(props::check_property(p, *v, b, *cx, peers));
+      }
+      for (const props::Verdict& r : got) {
         failed += r.failed();
         passed += r.status == props::Status::pass;
         out << "  " << props::status_name(r.status) << std::string(7 - props::status_name(r.status).size(), ' ')
-            << v->name() << " " << props::backend_name(b) << " " << props::property_name(p);
+            << v->name() << " " << props::backend_name(b) << " " << props::property_name(r.property);
         if (!r.detail.empty()) out << ": " << r.detail;
         out << "\n";
         if (r.failed()) {

@@ -15,6 +15,13 @@ Verdict make(Property p, Status s, const Variant& v, Backend b, std::string d = 
   return {p, s, v.name(), b, std::move(d)};
 }
 
+// What the poison did: a NaN output is the poison reaching it; a finite
+// output outside its bound is a wrong value the poison only exposed.
+std::string consequence(double y) {
+  return std::isnan(y) ? "the NaN reached the output: "
+                       : "an output is finite but outside its bound (the NaN did not reach it): ";
+}
+
 uint32_t nan_code(Format f) { return f == Format::bf16 ? 0x7FC0 : f == Format::f16 ? 0x7E00 : 0x7FC00000u; }
 
 Verdict unselected_experts(const Variant& v, Backend b, CaseContext& cx, const Bounds& bd, bool& ran) {
@@ -29,8 +36,8 @@ Verdict unselected_experts(const Variant& v, Backend b, CaseContext& cx, const B
   if (bad < 0) return make(P, Status::pass, v, b);
   return make(P, Status::fail, v, b,
               "isolation failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
-                  case_summary(c) + ": NaN weights of experts no token selected reached the output: " +
-                  describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+                  case_summary(c) + ": with NaN in the weights of experts no token selected, " +
+                  consequence(y[bad]) + describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
 }
 
 Verdict other_tokens(const Variant& v, Backend b, CaseContext& cx, const Bounds& bd) {
@@ -48,8 +55,8 @@ Verdict other_tokens(const Variant& v, Backend b, CaseContext& cx, const Bounds&
   if (bad < 0) return make(P, Status::pass, v, b);
   return make(P, Status::fail, v, b,
               "isolation failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
-                  case_summary(c) + ": NaN in other tokens' x reached token " + std::to_string(keep) + ": " +
-                  describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+                  case_summary(c) + ": with NaN in every other token's x, at token " + std::to_string(keep) + " " +
+                  consequence(y[bad]) + describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
 }
 
 std::string num(double v) {
@@ -131,7 +138,7 @@ Verdict check_isolation(const Variant& v, Backend b, CaseContext& cx) {
 Verdict check_exact(const Variant& v, Backend b, CaseContext& cx) {
   const Case& c = cx.base();
   const OracleResult& o = cx.oracle();
-  const std::string why = exactness_obstacle(c, o, v.numerics(c));
+  const std::string why = exactness_obstacle(c, o, cx.numerics(v));
   if (!why.empty()) return make(Property::exact, Status::skip, v, b, "not an exact case: " + why);
   const std::vector<double> y = decode_output(cx.output(v, b), v.numerics(c).output_format, c.shape.T * c.shape.H);
   for (size_t i = 0; i < y.size(); ++i)

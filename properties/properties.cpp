@@ -116,8 +116,27 @@ const OracleResult& CaseContext::oracle() {
 
 const Bounds& CaseContext::bounds(const Variant& v) {
   auto it = bounds_.find(v.name());
-  if (it == bounds_.end()) it = bounds_.emplace(v.name(), derive_bounds(case_, oracle(), v.numerics(case_))).first;
+  if (it == bounds_.end()) it = bounds_.emplace(v.name(), derive_bounds(case_, oracle(), numerics(v))).first;
   return it->second;
+}
+
+Numerics CaseContext::numerics(const Variant& v) const { return v.numerics(declared_ ? *declared_ : case_); }
+
+void CaseContext::set_output(const Variant& v, Backend b, std::vector<uint8_t> y) {
+  outputs_[v.name() + "@" + std::string(backend_name(b))] = std::move(y);
+}
+
+void CaseContext::declare_as(const Case& whole) {
+  Case d;
+  d.shape = whole.shape;
+  d.act = whole.act;
+  d.layout = whole.layout;
+  d.x_format = whole.x_format;
+  d.y_format = whole.y_format;
+  d.w13.format = whole.w13.format;
+  d.w2.format = whole.w2.format;
+  d.stored_experts = whole.stored_experts;
+  declared_ = std::move(d);
 }
 
 const std::vector<uint8_t>& CaseContext::output(const Variant& v, Backend b) {
@@ -151,7 +170,7 @@ double selected_weight_max(const Case& c) {
 
 bool CaseContext::may_overflow(const Variant& v) {
   const OracleResult& o = oracle();
-  const Numerics n = v.numerics(case_);
+  const Numerics n = numerics(v);
   // Weights are dequantized in the accumulator's format.
   if (!weight_max_) weight_max_ = selected_weight_max(case_);
   if (!(*weight_max_ <= 0.5 * mini_max(n.accumulator))) return true;

@@ -81,6 +81,13 @@ class CaseContext {
   // including a dequantized weight (code * scale) of a selected expert.
   bool may_overflow(const Variant& v);
   int threads() const { return threads_; }
+  // For a context over some tokens of a larger batch: the output v gave for
+  // those rows in the whole batch (what the oracle then judges), and the
+  // batch whose shape v declares its numerics for (a declaration may depend
+  // on T).
+  void set_output(const Variant& v, Backend b, std::vector<uint8_t> y);
+  void declare_as(const Case& whole);
+  Numerics numerics(const Variant& v) const;
 
  private:
   Case case_;
@@ -89,12 +96,37 @@ class CaseContext {
   std::optional<double> weight_max_;  // max |dequantized weight| over the selected experts
   std::map<std::string, Bounds> bounds_;
   std::map<std::string, std::vector<uint8_t>> outputs_;
+  std::optional<Case> declared_;  // tensors left empty: numerics() reads shape and formats only
 };
 
 // Checks one property. `peers` are the other variants for `differential`.
 // A variant that throws fails; the case itself was validated by CaseContext.
 Verdict check_property(Property p, const Variant& v, Backend b, CaseContext& ctx,
                        const std::vector<const Variant*>& peers);
+
+// Tokens `rows` of c (in that order, repeats allowed) as a case of their own,
+// with the same weights and stored experts: a token's oracle and bounds
+// depend on nothing else.
+Case select_tokens(const Case& c, const std::vector<int64_t>& rows);
+
+// Batch sizes batch invariance compares a token alone against.
+std::vector<int64_t> batch_sizes();
+// Each token of `tokens` alone against its row in c's batch, then inside at
+// most max_batches batches of batch_sizes() (taken in turn from first_size;
+// built from c's tokens, repeated where larger than T) at the first, last and
+// middle position, while the tokens run stay within max_tokens; output in
+// fp32 where v writes it.
+Verdict check_batch_invariance(const Variant& v, Backend b, const Case& c, const std::vector<int64_t>& tokens,
+                               int64_t max_tokens, int max_batches, uint64_t first_size);
+
+// The production-scale tier: the whole batch runs (determinism, batch
+// invariance, no unwritten element); tokens sample_tokens() picks (first,
+// last, a random one, the holders of the largest storage slot and expert id)
+// are judged by every other property as a batch of their own, with the
+// whole batch's rows as the variant's output.
+std::vector<int64_t> sample_tokens(const Case& c, uint64_t seed);
+std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Variant& v, Backend b, const Case& c,
+                                   const std::vector<const Variant*>& peers, uint64_t seed);
 
 // First flat index in [begin, end) whose value is outside bound of the
 // oracle (|y - y_o| > bound + err_o, or non-finite where the oracle is

@@ -17,7 +17,14 @@
 //                    token's bits depend on the batch it is in
 //   bug_nondet       alternates the down reduction order between calls, as an
 //                    atomics-based reduction does (a call counter per backend)
+// and five that only production-scale shapes trigger:
+//   bug_split_t40    splits the down reduction in halves when T >= 40
+//   bug_tail_i1536   drops the I % 64 tail of the down reduction when I >= 1536
+//   bug_slot_wrap192 storage slots wrap modulo 192 when more are stored
+//   bug_token_wrap96 token t reads x row t % 96
+//   bug_topk12       ignores routing entries past the 12th
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +58,11 @@ constexpr Info kInfo[] = {
     {"bug_unwritten", "planted bug: leaves the last output column of odd tokens unwritten"},
     {"bug_batch_split", "planted bug: reduction split depends on the batch size"},
     {"bug_nondet", "planted bug: reduction order alternates between calls"},
+    {"bug_split_t40", "planted bug: down reduction split in halves when T >= 40"},
+    {"bug_tail_i1536", "planted bug: drops the I % 64 tail of the down reduction when I >= 1536"},
+    {"bug_slot_wrap192", "planted bug: storage slots wrap modulo 192 when more than 192 experts are stored"},
+    {"bug_token_wrap96", "planted bug: token t reads the x row of token t % 96"},
+    {"bug_topk12", "planted bug: ignores routing entries past the 12th"},
 };
 
 class Buggy final : public Variant {
@@ -131,7 +143,6 @@ class Buggy final : public Variant {
 }  // namespace buggy
 
 MOECHECK_PLUGIN(registrar) {
-  for (auto b : {buggy::Bug::tail_h, buggy::Bug::topk4, buggy::Bug::token_off1, buggy::Bug::h_bf16, buggy::Bug::layout,
-                 buggy::Bug::dense, buggy::Bug::unwritten, buggy::Bug::batch_split, buggy::Bug::nondet})
-    registrar.add(std::make_unique<buggy::Buggy>(b));
+  for (int b = 0; b < static_cast<int>(std::size(buggy::kInfo)); ++b)
+    registrar.add(std::make_unique<buggy::Buggy>(static_cast<buggy::Bug>(b)));
 }

@@ -13,7 +13,11 @@
 
 namespace buggy {
 
-enum class Bug : uint8_t { tail_h, topk4, token_off1, h_bf16, layout, dense, unwritten, batch_split, nondet };
+enum class Bug : uint8_t {
+  tail_h, topk4, token_off1, h_bf16, layout, dense, unwritten, batch_split, nondet,
+  // Production-scale-only bugs: correct below their trigger.
+  split_t40, tail_i1536, slot_wrap192, token_wrap96, topk12,
+};
 
 MOECHECK_HD float fma32(float a, float b, float c) {
 #if defined(__CUDA_ARCH__)
@@ -23,8 +27,16 @@ MOECHECK_HD float fma32(float a, float b, float c) {
 #endif
 }
 
-// Routing entries a token combines: bug_topk4 ignores those past the 4th.
-MOECHECK_HD int64_t combined_k(Bug bug, int64_t k) { return bug == Bug::topk4 && k > 4 ? 4 : k; }
+// Routing entries a token combines: bug_topk4 ignores those past the 4th,
+// bug_topk12 those past the 12th.
+MOECHECK_HD int64_t combined_k(Bug bug, int64_t k) {
+  if (bug == Bug::topk4 && k > 4) return 4;
+  return bug == Bug::topk12 && k > 12 ? 12 : k;
+}
+
+// The storage slot actually read for slot e: bug_slot_wrap192 keeps slot ids
+// in a 192-entry table, so they wrap once more than 192 experts are stored.
+MOECHECK_HD int64_t read_slot(Bug bug, int64_t e, int64_t S) { return bug == Bug::slot_wrap192 && S > 192 ? e % 192 : e; }
 
 // Length of each token's expert list: bug_dense appends every stored expert
 // the token did not select (up to S of them).
@@ -42,7 +54,7 @@ MOECHECK_HD bool selected(const int32_t* slots, int64_t k, int64_t t, int64_t e)
 // slots in increasing order.
 MOECHECK_HD int64_t list_slot(Bug bug, const int32_t* slots, int64_t k, int64_t S, int64_t t, int64_t j) {
   const int64_t kk = combined_k(bug, k);
-  if (j < kk) return slots[t * k + j];
+  if (j < kk) return read_slot(bug, slots[t * k + j], S);
   if (bug != Bug::dense) return -1;
   int64_t unused = j - kk;
   for (int64_t e = 0; e < S; ++e)
@@ -51,8 +63,10 @@ MOECHECK_HD int64_t list_slot(Bug bug, const int32_t* slots, int64_t k, int64_t 
 }
 
 // The token whose x row token t reads: bug_token_off1 gives the last token
-// of a batch the previous one's.
+// of a batch the previous one's; bug_token_wrap96 keeps token indices in a
+// 96-entry table.
 MOECHECK_HD int64_t x_token(Bug bug, int64_t T, int64_t t) {
+  if (bug == Bug::token_wrap96) return t % 96;
   return bug == Bug::token_off1 && T > 1 && t == T - 1 ? t - 1 : t;
 }
 
@@ -77,9 +91,12 @@ MOECHECK_HD float h_element(Bug bug, const uint16_t* x_row, const uint16_t* w13,
 }
 
 // D_e[i] . h for one down row d (I): sequential, except that bug_batch_split
-// splits it in halves when T > 1 and bug_nondet reverses it on odd calls.
+// splits it in halves when T > 1 (bug_split_t40 when T >= 40), bug_nondet
+// reverses it on odd calls and bug_tail_i1536 drops the I % 64 tail of large
+// intermediate sizes (a 64-wide tile loop without its remainder).
 MOECHECK_HD float down_dot(Bug bug, const uint16_t* d, const float* h, int64_t I, int64_t T, bool reverse) {
-  if (bug == Bug::batch_split && T > 1 && I > 1) {
+  if (bug == Bug::tail_i1536 && I >= 1536) I -= I % 64;
+  if (((bug == Bug::batch_split && T > 1) || (bug == Bug::split_t40 && T >= 40)) && I > 1) {
     float a = 0.0f, b = 0.0f;
     for (int64_t n = 0; n < I / 2; ++n) a = fma32(moecheck::bf16_to_f32(d[n]), h[n], a);
     for (int64_t n = I / 2; n < I; ++n) b = fma32(moecheck::bf16_to_f32(d[n]), h[n], b);
@@ -106,7 +123,7 @@ MOECHECK_HD float y_element(Bug bug, const float* h, const uint16_t* w2, const i
     int64_t e;
     float w = 0.0f;  // bug_dense's unselected slots
     if (q < kk) {
-      e = slots[t * s.k + q];
+      e = read_slot(bug, slots[t * s.k + q], S);
       w = weights[t * s.k + q];
     } else {
       e = q - kk;  // slot e, in the list only where token t did not select it
