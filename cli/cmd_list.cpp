@@ -16,7 +16,10 @@ void list_variants() {
     std::string claims;
     if (c.deterministic) claims += " deterministic";
     if (c.batch_invariant) claims += " batch-invariant";
-    if (c.host_twin) claims += " host-twin";
+    if (c.host_twin)
+      claims += " host-twin";
+    else if (c.host)
+      claims += " host";
     if (v->has_device()) claims += " device";
     std::printf("  %-24s %-16s%s  [%s]\n", v->name().c_str(), v->family().c_str(), claims.c_str(),
                 Registry::instance().origin(v->name()).c_str());

@@ -32,6 +32,18 @@ TEST(Registry, Builtins_are_registered_with_their_claims) {
   }
 }
 
+// Tensor-core sums have no host operation order to repeat: the
+// expert-centric family (and auto, which may pick it) runs on CPU runners by
+// a host evaluation judged by the bound, never as a bit-exact twin.
+TEST(Registry, Expert_centric_family_and_auto_claim_a_host_evaluation_not_a_twin) {
+  for (const char* name : {"expert_centric", "expert_centric_fused", "expert_centric_mxfp8", "expert_centric_fp8",
+                           "auto"}) {
+    const Claims c = find_variant(name).claims();
+    EXPECT_TRUE(c.host && c.runs_on_host()) << name;
+    EXPECT_FALSE(c.host_twin) << name;
+  }
+}
+
 TEST(Registry, Unknown_name_is_an_input_error_listing_known_names) {
   const std::string msg = error_of([] { find_variant("no_such_variant"); });
   EXPECT_NE(msg.find("no_such_variant"), std::string::npos) << msg;

@@ -25,6 +25,12 @@ struct Claims {
   bool deterministic = false;    // repeated runs are bitwise identical
   bool batch_invariant = false;  // a token's output does not depend on the batch
   bool host_twin = false;        // run_host equals run_device bit for bit
+  // run_host evaluates the declared numerics but not in the device's exact
+  // operation order (tensor-core sums): it runs on the host backend and is
+  // judged within the bound like the device, with no bit-for-bit claim.
+  bool host = false;
+  // What the host backend may run: a twin or a bounded host evaluation.
+  bool runs_on_host() const { return host_twin || host; }
 };
 
 struct Support {
@@ -69,7 +75,8 @@ class Variant {
   virtual bool has_device() const = 0;
   virtual size_t workspace_bytes(const Shape& s) const = 0;
   virtual void run_device(const DeviceArgs& a, void* workspace, CUstream_st* stream) const = 0;
-  // Host twin (claims().host_twin): y gets (T, H) output codes, little endian.
+  // Host twin (claims().host_twin) or host evaluation (claims().host): y
+  // gets (T, H) output codes, little endian.
   virtual void run_host(const Case& c, std::vector<uint8_t>& y) const = 0;
 };
 

@@ -7,6 +7,8 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -15,6 +17,7 @@
 #include "core/generate.hpp"
 #include "fuzz/generators.hpp"
 #include "fuzz/runner.hpp"
+#include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
 #include "kernels/plugin.hpp"
 #include "kernels/registry.hpp"
@@ -137,6 +140,35 @@ TEST(CaseContext, May_overflow_when_f32_x_passes_an_element_wise_requant_format)
         << "expert_centric's declaration changed";
     CaseContext cx(c);
     EXPECT_EQ(cx.may_overflow(ec), v > 1.0f) << "x[0, 9] = " << v;
+  }
+}
+
+// expert_centric_fp8 over fp8_channel weights sums x codes times weight
+// codes and scales by x's row scale before the weight's: with one x element
+// near bf16's maximum that product (||x||_1 times codes up to 448) passes
+// fp32's range although every g_cond is below it, the epilogue gives
+// +-inf * s_w, and the clamped SwiGLU of -inf is NaN (found by `moecheck fuzz
+// --variant expert_centric_mxfp8 --backend host --seed 20`, differential).
+TEST(CaseContext, May_overflow_when_fp8_row_x_times_fp8_channel_codes_passes_f32) {
+  GenSpec g;
+  g.shape = Shape{1, 4, 1, 1, 1};  // T H I E k
+  g.weights = WeightFormat::fp8_channel;
+  g.act.kind = Activation::swiglu_clamped;
+  g.routing = RoutingDist::one_set;
+  g.values = ValueDist::uniform;
+  const Variant& fp8 = find_variant("expert_centric_fp8");
+  ASSERT_EQ(fp8.numerics(generate_case(g)).epilogue_roundings, 2) << "expert_centric_fp8's declaration changed";
+  const uint16_t bf16_max = 0x7F7F;
+  for (uint16_t code : {uint16_t{0x3F80}, bf16_max}) {  // 1.0, 3.39e38
+    Case c = generate_case(g);
+    std::memcpy(c.x.data() + 1 * sizeof code, &code, sizeof code);
+    CaseContext cx(c);
+    const std::vector<double> y = decode_output(cx.output(fp8, Backend::host), Format::bf16, 4);
+    const bool nan = std::any_of(y.begin(), y.end(), [](double v) { return std::isnan(v); });
+    ASSERT_EQ(nan, code == bf16_max) << "the case no longer reaches the overflow: x[0, 1] code " << code;
+    EXPECT_EQ(cx.may_overflow(fp8), code == bf16_max) << "x[0, 1] code " << code;
+    const Verdict r = check_property(Property::accuracy, fp8, Backend::host, cx, {});
+    EXPECT_FALSE(r.failed()) << r.detail;
   }
 }
 

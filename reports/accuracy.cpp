@@ -134,8 +134,8 @@ std::vector<uint8_t> run_variant(const Variant& v, const Case& c, const std::str
 
 // Why `v` cannot run this point on `backend`, or "".
 std::string skip_reason(const Variant& v, const Case& c, const std::string& backend) {
-  if (backend == "host" && !v.claims().host_twin)
-    return "device only (no host twin): needs --backend cuda on a GPU";
+  if (backend == "host" && !v.claims().runs_on_host())
+    return "device only (no host implementation): needs --backend cuda on a GPU";
   if (backend == "cuda" && !v.has_device()) return "no device implementation";
   const Support s = v.supports(c);
   return s.ok ? "" : s.reason;

@@ -47,6 +47,7 @@ json variants_json(const std::vector<const Variant*>& vs) {
                  {"description", v->description()},
                  {"has_device", v->has_device()},
                  {"host_twin", c.host_twin},
+                 {"host", c.host},
                  {"deterministic", c.deterministic},
                  {"batch_invariant", c.batch_invariant}});
   }

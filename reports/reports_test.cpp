@@ -136,6 +136,29 @@ TEST(Accuracy, HostPointHasEveryFigure) {
   EXPECT_LE(num(p["results"][1]["metrics"]["rel_l2"]), num(p["results"][0]["metrics"]["rel_l2"]));
 }
 
+// The expert-centric family runs on the host backend by its host evaluation
+// (no twin) and is judged within its rigorous bound, as on a device.
+TEST(Accuracy, HostPointRunsTheExpertCentricFamilyWithinBound) {
+  static const SweepShape shape{"test", {1, 136, 72, 8, 4}, {}};
+  Config c;
+  c.shape = &shape;
+  c.spec.shape = shape.shape;
+  c.spec.shape.T = 3;
+  c.spec.seed = 7;
+  c.id = "test/ec";
+  std::vector<const Variant*> vs;
+  for (const char* n : {"expert_centric", "expert_centric_fused", "expert_centric_mxfp8", "expert_centric_fp8"})
+    vs.push_back(&find_variant(n));
+  const json p = run_config(c, 0, AccuracyRun{"host", vs, {}, 1});
+  ASSERT_EQ(p["results"].size(), vs.size());
+  for (const json& r : p["results"]) {
+    EXPECT_EQ(r["status"], "ok") << r.dump();
+    EXPECT_EQ(r["backend"], "host") << r.dump();
+    EXPECT_EQ(r["metrics"]["violations"], 0) << r.dump();
+    EXPECT_LE(num(r["metrics"]["max_bound_ratio"]), 1.0) << r.dump();
+  }
+}
+
 // x in f16 and y in f32: the point records both, every variant declares
 // (and is measured as) its f32 output, and the replay asks for both formats.
 TEST(Accuracy, HostPointWithXf16Yf32) {
@@ -364,8 +387,10 @@ TEST(Render, HtmlIsSelfContainedAndMarkdownSaysHost) {
   EXPECT_NE(md.find("Accuracy ratio over warp_decode"), std::string::npos);
   // Variant descriptions reach the Markdown: `auto` names its crossover table's provenance there.
   r["variants"] = json::array({{{"name", "auto"}, {"family", "auto"}, {"description", "table from card X, date Y"},
-                                {"deterministic", true}, {"batch_invariant", false}, {"host_twin", false}}});
-  EXPECT_NE(render_markdown(r).find("| auto | auto | true | false | false | table from card X, date Y |"),
+                                {"deterministic", true}, {"batch_invariant", false}, {"host_twin", false},
+                                {"host", true}}});
+  EXPECT_NE(render_markdown(r).find(
+                "| auto | auto | true | false | false (host evaluation within bound) | table from card X, date Y |"),
             std::string::npos);
 }
 

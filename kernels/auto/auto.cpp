@@ -37,8 +37,9 @@ class AutoVariant final : public Variant {
   }
   // Every candidate is deterministic. Not batch invariant: a token's result
   // depends on T through the choice of variant. No host twin: the choice may
-  // be expert_centric_fused, whose host path is not bit-exact.
-  Claims claims() const override { return {true, false, false}; }
+  // be expert_centric_fused, whose host evaluation is not bit-exact; every
+  // candidate runs on the host, so auto does too.
+  Claims claims() const override { return {true, false, false, true}; }
 
   Numerics numerics(const Case& c) const override { return pick(c).numerics(c); }
   Support supports(const Case& c) const override {

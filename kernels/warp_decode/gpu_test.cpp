@@ -1,18 +1,17 @@
-// GPU tests of the warp decode family: every variant on the model presets x
-// T in {1, 2, 3, 8, 17, 32, 64} x routing distributions against the oracle
-// within its rigorous bound, device == host twin bit for bit, outputs
+// GPU tests of the warp decode family: both variants on the model presets x
+// T in {1, 2, 3, 8, 17, 32, 64} (uniform and one-set routing over a pool of
+// hash-filled experts) and the quantized formats on the presets at T = 1 and
+// 8, every output written and finite, the oracle's bound and the host twin
+// bit for bit on the first, middle and last token, determinism; every
+// weight format with x and y in bf16, f16 and f32 on odd shapes and every
+// routing distribution there against the full oracle and twin, outputs
 // pre-filled with NaN (every element written), unselected experts' weights
-// NaN (never read), batch invariance and determinism; every weight format
-// (bf16, f16, fp8 channel/block128, MXFP8, MXFP4, NVFP4) with x in bf16, f16
-// and f32 and y in bf16, f16 and f32 on odd shapes, the quantized formats on the presets at T = 1 and 8
-// (the host twins of the largest presets at larger T take minutes, and the
-// bf16 sweep above covers T). Each test skips itself
-// (with the reason) where no device answers, so CPU-only CI runs the binary.
+// NaN (never read); batch invariance. Each test skips itself (with the
+// reason) where no device answers, so CPU-only CI runs the binary.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,69 +56,27 @@ void check_variant_on_device(const Variant& v, const Case& c, const OracleResult
 Format y_for(ValueDist v, Format y) { return v == ValueDist::heavy && y == Format::f16 ? Format::f32 : y; }
 
 // ---- presets x T x routing ------------------------------------------------
+// One test runs both variants on one case (ctest runs every test in its own
+// process: per-variant tests generated each case and its oracle twice).
 
 struct PresetConfig {
   std::string preset;
   int64_t T;
-  RoutingDist routing;
-  std::string variant;
+  bench::PoolRouting routing;
 };
 
 std::vector<PresetConfig> preset_configs() {
-  const RoutingDist cycle[] = {RoutingDist::uniform, RoutingDist::zipf, RoutingDist::distinct, RoutingDist::adversarial,
-                               RoutingDist::one_set};
   std::vector<int64_t> Ts = {1, 2, 3, 8, 17, 32, 64};
   if (MOECHECK_TEST_LEVEL == 0) Ts = {1, 3};
   std::vector<PresetConfig> out;
-  int p = 0;
-  for (const auto& pr : shape_presets()) {
-    int i = 0;
+  int i = 0;
+  for (const auto& pr : shape_presets())
     for (int64_t T : Ts) {
-      // Default level: T >= 17 on the smallest preset only (the host-side
-      // generation, oracle and twin of the big ones at large T take minutes).
+      // Default level: T >= 17 on the smallest preset only (nightly: all).
       if (T >= 17 && pr.name != "qwen3-30b-a3b" && MOECHECK_TEST_LEVEL < 2) continue;
-      // Large presets at large T: routing onto one set of k experts keeps the
-      // weights generated on the host (routed storage) to k experts; the
-      // small preset and the nightly level take every distribution.
-      const bool small = pr.name == "qwen3-30b-a3b";
-      RoutingDist r = cycle[(i + p) % 5];
-      if (T >= 17 && !small) r = RoutingDist::one_set;
-      for (const char* v : kVariants) out.push_back({std::string(pr.name), T, r, v});
-      ++i;
+      out.push_back({std::string(pr.name), T, i++ % 2 ? bench::PoolRouting::one_set : bench::PoolRouting::uniform});
     }
-    ++p;
-  }
   return out;
-}
-
-// Consecutive tests share a case (variants vary fastest): keep the last one.
-struct Cached {
-  std::string key;
-  std::unique_ptr<Case> c;
-  std::unique_ptr<OracleResult> o;
-};
-
-const Cached& case_for(const PresetConfig& pc) {
-  static Cached cache;
-  const std::string key = pc.preset + "/" + std::to_string(pc.T) + "/" + std::string(routing_name(pc.routing));
-  if (cache.key != key) {
-    cache = Cached{};
-    const Preset& p = find_preset(pc.preset);
-    GenSpec g;
-    g.preset = pc.preset;
-    g.shape = {pc.T, p.H, p.I, p.E, p.k};
-    g.routing = pc.routing;
-    g.storage = ExpertStorage::routed;  // only routed experts' weights exist on the host
-    if (pc.preset == "gpt-oss-120b") {
-      g.act.kind = Activation::swiglu_clamped;
-      g.layout = GateUpLayout::interleaved;
-    }
-    g.seed = 4242 + static_cast<uint64_t>(pc.T);
-    cache.c = std::make_unique<Case>(generate_case(g));
-    cache.o = std::make_unique<OracleResult>(run_oracle(*cache.c));
-    cache.key = key;
-  }
-  return cache;
 }
 
 class PresetOnDevice : public ::testing::TestWithParam<PresetConfig> {};
@@ -127,15 +84,15 @@ class PresetOnDevice : public ::testing::TestWithParam<PresetConfig> {};
 TEST_P(PresetOnDevice, WithinBound_EqualsTwin_Deterministic) {
   SKIP_WITHOUT_GPU();
   const PresetConfig& pc = GetParam();
-  const Cached& k = case_for(pc);
-  check_variant_on_device(find_variant(pc.variant), *k.c, *k.o);
+  const Case c = preset_case(pc.preset, pc.T, WeightFormat::bf16, pc.routing, 4242 + static_cast<uint64_t>(pc.T));
+  for (const char* v : kVariants) check_sampled_on_device(find_variant(v), c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, PresetOnDevice, ::testing::ValuesIn(preset_configs()), [](const auto& info) {
   const PresetConfig& p = info.param;
   const std::string act = p.preset == "gpt-oss-120b" ? "swiglu_clamped" : "swiglu";
-  return camel(p.variant) + "_bf16_" + act + "_" + ident(p.preset) + "_T" + std::to_string(p.T) + "_" +
-         std::string(routing_name(p.routing));
+  return "WarpDecodeAndH32_bf16_" + act + "_" + ident(p.preset) + "_T" + std::to_string(p.T) + "_" +
+         pool_routing_name(p.routing);
 });
 
 // ---- odd shapes: tails, scalar path, isolation ----------------------------
@@ -276,12 +233,11 @@ INSTANTIATE_TEST_SUITE_P(Formats, FormatOnDevice, ::testing::ValuesIn(format_con
 });
 
 // Quantized formats on the model presets (the batched down paths: chunks
-// per lane 1..4, partly filled), T in {1, 8}, routed storage.
+// per lane 1..4, partly filled), T in {1, 8}, both variants per test.
 struct PresetFormatConfig {
   std::string preset;
   WeightFormat weights;
   int64_t T;
-  std::string variant;
 };
 
 std::vector<PresetFormatConfig> preset_format_configs() {
@@ -291,7 +247,7 @@ std::vector<PresetFormatConfig> preset_format_configs() {
       if (w == WeightFormat::bf16) continue;  // PresetOnDevice above
       for (int64_t T : {int64_t{1}, int64_t{8}}) {
         if (T > 1 && pr.name != "qwen3-30b-a3b" && pr.name != "qwen3-235b-a22b") continue;
-        for (const char* v : kVariants) out.push_back({std::string(pr.name), w, T, v});
+        out.push_back({std::string(pr.name), w, T});
       }
     }
   return out;
@@ -302,35 +258,17 @@ class PresetFormatOnDevice : public ::testing::TestWithParam<PresetFormatConfig>
 TEST_P(PresetFormatOnDevice, WithinBound_EqualsTwin_Deterministic) {
   SKIP_WITHOUT_GPU();
   const PresetFormatConfig& pc = GetParam();
-  static std::string key;
-  static std::unique_ptr<Case> c;
-  static std::unique_ptr<OracleResult> o;
-  const std::string k = pc.preset + "/" + std::string(weight_format_name(pc.weights)) + "/" + std::to_string(pc.T);
-  if (k != key) {
-    const Preset& p = find_preset(pc.preset);
-    GenSpec g;
-    g.preset = pc.preset;
-    g.shape = {pc.T, p.H, p.I, p.E, p.k};
-    g.weights = pc.weights;
-    g.routing = pc.T > 1 ? RoutingDist::one_set : RoutingDist::uniform;  // k experts generated either way
-    g.storage = ExpertStorage::routed;
-    if (pc.preset == "gpt-oss-120b") {
-      g.act.kind = Activation::swiglu_clamped;
-      g.layout = GateUpLayout::interleaved;
-    }
-    g.seed = 777 + static_cast<uint64_t>(pc.T);
-    c = std::make_unique<Case>(generate_case(g));
-    o = std::make_unique<OracleResult>(run_oracle(*c));
-    key = k;
-  }
-  check_variant_on_device(find_variant(pc.variant), *c, *o);
+  // T > 1 on one set of k experts: full tiles, and k experts to quantize.
+  const bench::PoolRouting r = pc.T > 1 ? bench::PoolRouting::one_set : bench::PoolRouting::uniform;
+  const Case c = preset_case(pc.preset, pc.T, pc.weights, r, 777 + static_cast<uint64_t>(pc.T));
+  for (const char* v : kVariants) check_sampled_on_device(find_variant(v), c);
 }
 
 INSTANTIATE_TEST_SUITE_P(PresetFormats, PresetFormatOnDevice, ::testing::ValuesIn(preset_format_configs()),
                          [](const auto& info) {
                            const PresetFormatConfig& p = info.param;
                            const std::string act = p.preset == "gpt-oss-120b" ? "swiglu_clamped" : "swiglu";
-                           return camel(p.variant) + "_" + std::string(weight_format_name(p.weights)) + "_" + act +
+                           return "WarpDecodeAndH32_" + std::string(weight_format_name(p.weights)) + "_" + act +
                                   "_" + ident(p.preset) + "_T" + std::to_string(p.T);
                          });
 

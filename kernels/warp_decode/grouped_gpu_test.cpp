@@ -67,22 +67,21 @@ Format y_for(ValueDist v, Format y) { return v == ValueDist::heavy && y == Forma
 struct PresetConfig {
   std::string preset;
   int64_t T;
-  RoutingDist routing;
+  bench::PoolRouting routing;
 };
 
-// qwen3-30b-a3b over T 1..64 and every routing; the large presets at T 1, 8
-// (uniform, and one_set: 8 tokens on the same 8 experts, full tiles) to keep
-// the host oracle and twin of 235b / deepseek at seconds.
+// qwen3-30b-a3b over T 1..64; the large presets at T 1, 8 (uniform, and
+// one_set: 8 tokens on the same 8 experts, full tiles). The oracle and the
+// twin check sampled tokens (check_sampled_on_device).
 std::vector<PresetConfig> preset_configs() {
   std::vector<PresetConfig> out;
-  const RoutingDist cycle[] = {RoutingDist::uniform, RoutingDist::zipf, RoutingDist::distinct, RoutingDist::adversarial,
-                               RoutingDist::one_set};
   int i = 0;
-  for (int64_t T : {1, 2, 3, 8, 17, 32, 64}) out.push_back({"qwen3-30b-a3b", T, cycle[i++ % 5]});
+  for (int64_t T : {1, 2, 3, 8, 17, 32, 64})
+    out.push_back({"qwen3-30b-a3b", T, i++ % 2 ? bench::PoolRouting::one_set : bench::PoolRouting::uniform});
   for (const char* p : {"qwen3-235b-a22b", "deepseek-v3"}) {
-    out.push_back({p, 1, RoutingDist::uniform});
-    out.push_back({p, 8, RoutingDist::uniform});
-    out.push_back({p, 8, RoutingDist::one_set});
+    out.push_back({p, 1, bench::PoolRouting::uniform});
+    out.push_back({p, 8, bench::PoolRouting::uniform});
+    out.push_back({p, 8, bench::PoolRouting::one_set});
   }
   return out;
 }
@@ -92,21 +91,14 @@ class GroupedPresetOnDevice : public ::testing::TestWithParam<PresetConfig> {};
 TEST_P(GroupedPresetOnDevice, WithinBound_EqualsTwin_Deterministic) {
   SKIP_WITHOUT_GPU();
   const PresetConfig& pc = GetParam();
-  const Preset& p = find_preset(pc.preset);
-  GenSpec g;
-  g.preset = pc.preset;
-  g.shape = {pc.T, p.H, p.I, p.E, p.k};
-  g.routing = pc.routing;
-  g.storage = ExpertStorage::routed;
-  g.seed = 4242 + static_cast<uint64_t>(pc.T);
-  const Case c = generate_case(g);
-  check_on_device(c, run_oracle(c));
+  const Case c = preset_case(pc.preset, pc.T, WeightFormat::bf16, pc.routing, 4242 + static_cast<uint64_t>(pc.T));
+  check_sampled_on_device(find_variant(kName), c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, GroupedPresetOnDevice, ::testing::ValuesIn(preset_configs()), [](const auto& info) {
   const PresetConfig& p = info.param;
   return "WarpDecodeGrouped_bf16_swiglu_" + ident(p.preset) + "_T" + std::to_string(p.T) + "_" +
-         std::string(routing_name(p.routing));
+         pool_routing_name(p.routing);
 });
 
 // ---- odd shapes: tails, scalar paths, big tiles, isolation ----------------
