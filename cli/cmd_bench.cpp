@@ -11,6 +11,7 @@
 #include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "kernels/bench/bench.hpp"
 #include "kernels/plugin.hpp"
 
@@ -90,6 +91,7 @@ nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, 
 }
 
 void run(BenchArgs& a) {
+  if (!a.json.empty()) check_output_file(a.json, "--json");
   a.o.weights = parse_weight_format(a.weights);  // InputError (exit 2) on unknown names
   for (const std::string& p : a.plugins) load_plugin(p);
   bench::Header h;

@@ -15,6 +15,7 @@
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "core/generate.hpp"
 #include "core/safetensors.hpp"
 #include "oracle/naive.hpp"
@@ -41,6 +42,7 @@ StTensor f64_tensor(const std::vector<double>& v, int64_t T, int64_t H) {
 }
 
 void run_oracle_cmd(const OracleArgs& a) {
+  check_output_file(a.out, "--out", {a.file});
   const Case c = load_case(a.file);
   const auto t0 = Clock::now();
   const OracleResult o = run_oracle(c, a.threads);

@@ -11,6 +11,7 @@
 #include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "core/shard.hpp"
 #include "reports/gate.hpp"
 #include "reports/merge.hpp"
@@ -94,6 +95,7 @@ void run(ReportArgs& a) {
       throw InputError("--only: bad regular expression '" + a.only + "': " + e.what());
     }
   }
+  check_output_dir(o.out, "--out");  // before the sweep, not after it
   const report::json baseline = read_baseline(a);
   finish(report::build_report(o), a, baseline);
 }
@@ -132,6 +134,7 @@ void setup_merge(CLI::App* report_cmd) {
   cmd->add_option("--out", a->o.out, "Output directory")->capture_default_str();
   add_gate_options(cmd, *a);
   cmd->callback([a, files, cmd] {
+    check_output_dir(a->o.out, "--out");
     std::vector<report::ShardReport> parts;
     for (const std::string& f : *files) parts.push_back({f, report::read_report_json(f)});
     const report::json baseline = read_baseline(*a);

@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "core/generate.hpp"
 #include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
@@ -61,6 +62,9 @@ std::string describe_numerics(const Numerics& n) {
 }
 
 void run_command(const RunOptions& o) {
+  if (!o.save_case.empty())
+    check_output_file(o.save_case, "--save-case", o.case_file.empty() ? std::vector<std::string>{}
+                                                                      : std::vector<std::string>{o.case_file});
   for (const auto& p : o.plugins) load_plugin(p);
   const Variant& v = find_variant(o.variant);
   const Case c = make_case(o);
