@@ -53,6 +53,11 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
 // Some value is NaN or infinite upstream (the oracle has NaN outputs).
 bool has_nonfinite_terms(const OracleResult& o);
 
+// judge_output over all of y (a case's outputs, or the rows of the case
+// the oracle covers), with the overflow excuse where it applies.
+Judgement judge_case_output(const Case& c, const OracleResult& o, const Numerics& n, const std::vector<double>& y,
+                            const std::vector<double>& bound);
+
 struct CheckResult {
   Numerics numerics;
   Bounds bounds;

@@ -84,6 +84,10 @@ TEST(CheckOutput, ZeroWriterFailsAndWarpDecodePassesEveryRuleCase) {
     EXPECT_TRUE(r.ok()) << rc.name << ": " << r.judgement.failed << " of " << r.judgement.judged
                         << " fail; first: " << r.first_violation;
     EXPECT_EQ(r.judgement.judged + r.judgement.excused, rc.c.shape.T * rc.c.shape.H) << rc.name;
+    if (rc.name == "routing_weight_3e38")
+      EXPECT_GT(r.metrics.nonfinite, 0) << "the case must hold outputs whose correctly rounded value is +-inf";
+    if (rc.name == "every_w13_nan" || rc.name == "x_nan_and_inf")
+      EXPECT_GT(r.judgement.nan_expected, 0) << rc.name << ": NaN exact outputs are judged, not left out";
   }
 }
 

@@ -170,9 +170,7 @@ json variant_result(const Variant& v, const Shared& sh, const AccuracyRun& run) 
     const std::vector<double> y = rows_of(y_all, sh.tokens, sh.full.shape.H);
     const Bounds b = derive_bounds(sh.checked, sh.oracle, n);
     const Metrics m = compute_metrics(sh.oracle, y, n.output_format, &b);
-    const bool excuse = intermediates_may_overflow(sh.checked, sh.oracle, n, selected_weight_max(sh.checked));
-    const Judgement jd = judge_output(n.output_format, sh.oracle, y, b.rigorous, excuse, 0,
-                                      static_cast<int64_t>(y.size()));
+    const Judgement jd = judge_case_output(sh.checked, sh.oracle, n, y, b.rigorous);
     if (jd.nothing_to_compare())
       return skipped_result(v, run.backend, "nothing to compare: every output is non-finite where an intermediate "
                                             "of a declared format may overflow");
