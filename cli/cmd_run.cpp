@@ -154,7 +154,8 @@ void setup_run(CLI::App& root) {
       cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one (no spec flags)");
   // The file fixes every spec value: a spec flag beside it would be ignored.
   for (CLI::Option* spec : add_spec_flags(*cmd, opt->spec)) case_file->excludes(spec);
-  cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)");
+  cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)")
+      ->check(CLI::IsMember({"cuda", "host"}));  // before generating a case that may take seconds
   cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)")->check(thread_count());
   cmd->add_option("--save-case", opt->save_case, "Also write the case to this file");
   cmd->callback([opt] { run_command(*opt); });

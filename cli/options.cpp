@@ -12,7 +12,9 @@ std::vector<CLI::Option*> add_spec_flags(CLI::App& cmd, SpecFlags& f) {
   return {
       cmd.add_option("--preset", f.preset, "Shape preset (moecheck list)")->capture_default_str(),
       cmd.add_option("--shape", f.shape, "H,I,E,k overriding the preset's shape"),
-      cmd.add_option("--tokens,-T", f.tokens, "Tokens in the decode step (1..)")->capture_default_str(),
+      cmd.add_option("--tokens,-T", f.tokens, "Tokens in the decode step (1..2^20)")
+          ->capture_default_str()
+          ->check(CLI::Range(int64_t{1}, int64_t{1} << 20)),
       cmd.add_option("--weights", f.weights, "Weight format")->capture_default_str(),
       cmd.add_option("--x-format", f.x_format, "Activation (x) format: bf16, f16, f32")->capture_default_str(),
       cmd.add_option("--y-format", f.y_format, "Output (y) format the layer call asks for: bf16, f16, f32")
