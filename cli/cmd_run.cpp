@@ -61,6 +61,30 @@ std::string describe_numerics(const Numerics& n) {
   return s;
 }
 
+// PASS, SKIP (exit 77: nothing judged) or a CheckFailure naming the first
+// element that breaks the accuracy rule. `what`: variant, backend, formats, shape.
+void print_verdict(const CheckResult& r, const std::string& what, const std::string& replay) {
+  const Judgement& j = r.judgement;
+  const std::string excused = j.excused ? ", " + std::to_string(j.excused) +
+                                              " non-finite where an intermediate of a declared format may overflow "
+                                              "(not judged)"
+                                        : "";
+  if (r.output_format_ok && j.nothing_to_compare()) {
+    std::printf("SKIP      nothing to compare: %s%s\nreplay    %s\n", what.c_str(), excused.c_str(), replay.c_str());
+    std::fflush(stdout);
+    std::exit(kExitSkip);
+  }
+  if (!r.ok())
+    throw CheckFailure(what + ": " + std::to_string(j.failed) + " of " + std::to_string(j.judged) +
+                       " elements break the accuracy rule (within the rigorous bound; NaN where the exact value is "
+                       "NaN; +-inf only where it overflows)" + excused + "; first: " + r.first_violation +
+                       "\n  replay: " + replay);
+  std::printf("PASS      all %lld judged outputs follow the accuracy rule (%lld within their rigorous bounds or "
+              "overflowing as the exact value does, %lld NaN as the exact value is)%s\nreplay    %s\n",
+              static_cast<long long>(j.judged), static_cast<long long>(j.judged - j.nan_expected),
+              static_cast<long long>(j.nan_expected), excused.c_str(), replay.c_str());
+}
+
 void run_command(const RunOptions& o) {
   if (!o.save_case.empty())
     check_output_file(o.save_case, "--save-case", o.case_file.empty() ? std::vector<std::string>{}
@@ -120,29 +144,11 @@ void run_command(const RunOptions& o) {
   std::printf("bound     max error / rigorous bound %.4g, max error / estimate %.4g\n", r.metrics.max_bound_ratio,
               max_ratio_est);
   const std::string replay = replay_command(c, v.name(), backend, o.plugins, o.case_file);
-  const Judgement& j = r.judgement;
-  const std::string what = v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) +
-                           ", x " + std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
-                           ", T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) + " I=" + std::to_string(s.I) +
-                           " E=" + std::to_string(s.E) + " k=" + std::to_string(s.k) + ")";
-  const std::string excused = j.excused ? ", " + std::to_string(j.excused) +
-                                              " non-finite where an intermediate of a declared format may overflow "
-                                              "(not judged)"
-                                        : "";
-  if (r.output_format_ok && j.nothing_to_compare()) {
-    std::printf("SKIP      nothing to compare: %s%s\nreplay    %s\n", what.c_str(), excused.c_str(), replay.c_str());
-    std::fflush(stdout);
-    std::exit(kExitSkip);
-  }
-  if (!r.ok())
-    throw CheckFailure(what + ": " + std::to_string(j.failed) + " of " + std::to_string(j.judged) +
-                       " elements break the accuracy rule (within the rigorous bound; NaN where the exact value is "
-                       "NaN; +-inf only where it overflows)" + excused + "; first: " + r.first_violation +
-                       "\n  replay: " + replay);
-  std::printf("PASS      all %lld judged outputs follow the accuracy rule (%lld within their rigorous bounds or "
-              "overflowing as the exact value does, %lld NaN as the exact value is)%s\nreplay    %s\n",
-              static_cast<long long>(j.judged), static_cast<long long>(j.judged - j.nan_expected),
-              static_cast<long long>(j.nan_expected), excused.c_str(), replay.c_str());
+  print_verdict(r, v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) + ", x " +
+                    std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
+                    ", T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) + " I=" + std::to_string(s.I) +
+                    " E=" + std::to_string(s.E) + " k=" + std::to_string(s.k) + ")",
+                replay);
 }
 
 void setup_run(CLI::App& root) {
