@@ -30,9 +30,10 @@ Judged judge_element(Format out, const OracleResult& o, int64_t i, double y, dou
   if (std::isnan(yo)) return std::isnan(y) ? Judged::pass : Judged::fail;
   const double slack = bound + o.err[i];
   if (std::isfinite(y)) return std::fabs(y - yo) <= slack ? Judged::pass : Judged::fail;
-  // +-inf is what a correctly rounded y_o (or one within the bound of it) becomes past the range.
-  if (std::isinf(y) && std::signbit(y) == std::signbit(yo) && std::isinf(decode(out, encode(out, std::fabs(yo) + slack))))
-    return Judged::pass;
+  // +-inf is what a correctly rounded y_o, or a value within the bound of it
+  // on inf's side, becomes past the range (either side where y_o cancels
+  // to about 0 with a bound past the range).
+  if (std::isinf(y) && decode(out, encode(out, yo + std::copysign(slack, y))) == y) return Judged::pass;
   return overflow_excuse ? Judged::excused : Judged::fail;
 }
 

@@ -21,9 +21,9 @@ std::vector<double> decode_output(const std::vector<uint8_t>& codes, Format f, i
 // format (round_oracle): +-inf where y_o lies past the format's range.
 //  - y_o NaN (a NaN or infinite input upstream): y must be NaN.
 //  - y finite: |y - y_o| <= bound + err_o (the oracle pins y_o within err_o).
-//  - y = +-inf: y_o has its sign and y_o widened by bound + err_o reaches the
-//    format's overflow threshold (so the correctly rounded value itself, or
-//    an output within its bound of overflowing).
+//  - y = +-inf: y_o moved by bound + err_o towards y's sign rounds to y (so
+//    the correctly rounded value itself, or an output within its bound of
+//    overflowing on that side).
 //  - y NaN where y_o is not: a failure.
 // A failing non-finite y is excused (not judged) only where an intermediate
 // of a declared format may overflow (intermediates_may_overflow): the bound

@@ -58,6 +58,16 @@ TEST(AccuracyRule, InfinityWhereTheExactValueRoundsPastTheRange) {
   EXPECT_EQ(judge(Format::bf16, 1.0, kInf, 1, true), Judged::excused);
 }
 
+// A cancellation to 0 whose bound reaches past f16's range on both sides
+// (found by `moecheck fuzz --variant warp_decode --backend host --seed 7`:
+// fp8_block128 weights, f32 x, y f16, c = 6.4e22): either inf is within it.
+TEST(AccuracyRule, InfinityOfEitherSignWhereTheBoundReachesPastTheRange) {
+  EXPECT_EQ(judge(Format::f16, 0.0, -kInf, 2.5e20), Judged::pass);
+  EXPECT_EQ(judge(Format::f16, 0.0, kInf, 2.5e20), Judged::pass);
+  EXPECT_EQ(judge(Format::f16, 0.0, -kInf, 6e4), Judged::fail);
+  EXPECT_EQ(judge(Format::f16, -1e5, kInf, 1e5), Judged::fail) << "+inf is out of reach of -1e5 +- 1e5";
+}
+
 TEST(AccuracyRule, NothingJudgedIsNotAPass) {
   const OracleResult o = one_output(1.0);
   const Judgement j = judge_output(Format::bf16, o, {kInf}, {1.0}, true, 0, 1);
