@@ -17,8 +17,8 @@ void check_output_file(const std::string& path, const std::string& flag, const s
 void check_output_dir(const std::string& path, const std::string& flag);
 
 // A temporary file removed if the process dies of SIGINT, SIGTERM or SIGHUP
-// while it exists; the caller removes or renames it otherwise, then
-// releases it (the destructor releases too).
+// while the guard lives (up to 16 guards at a time are covered); otherwise
+// the caller removes or renames it before the guard goes.
 class TempFileGuard {
  public:
   explicit TempFileGuard(std::string path);
