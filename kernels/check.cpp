@@ -115,6 +115,18 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
   return false;
 }
 
+std::string describe_failure(const Case& c, const OracleResult& o, const std::vector<double>& y, const Bounds& b,
+                             size_t i) {
+  std::string why;
+  if (std::isnan(o.y_hi[i]))
+    why = "the exact value is NaN (a NaN or infinite input reaches it), so y must be NaN: ";
+  else if (std::isinf(y[i]))
+    why = "y is inf where the exact value, moved by its bound towards inf, stays inside the output format's range: ";
+  else if (std::isnan(y[i]))
+    why = "y is NaN where the exact value is not: ";
+  return why + describe_violation(c, o, y, b, i);
+}
+
 Judgement judge_case_output(const Case& c, const OracleResult& o, const Numerics& n, const std::vector<double>& y,
                             const std::vector<double>& bound) {
   const int64_t count = static_cast<int64_t>(y.size());
@@ -135,7 +147,7 @@ CheckResult check_output(const Case& c, const OracleResult& o, const Variant& v,
   r.metrics = compute_metrics(o, r.y, out, &r.bounds);
   r.judgement = judge_case_output(c, o, r.numerics, r.y, r.bounds.rigorous);
   if (r.judgement.first_failure >= 0)
-    r.first_violation = describe_violation(c, o, r.y, r.bounds, static_cast<size_t>(r.judgement.first_failure));
+    r.first_violation = describe_failure(c, o, r.y, r.bounds, static_cast<size_t>(r.judgement.first_failure));
   if (out != c.y_format) {
     // A variant that supports a case must write y in the format it asks for.
     r.output_format_ok = false;

@@ -53,6 +53,11 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
 // Some value is NaN or infinite upstream (the oracle has NaN outputs).
 bool has_nonfinite_terms(const OracleResult& o);
 
+// describe_violation of element i, led by what the rule asked there where
+// it is not the bound (NaN exact value, an inf or NaN output).
+std::string describe_failure(const Case& c, const OracleResult& o, const std::vector<double>& y, const Bounds& b,
+                             size_t i);
+
 // judge_output over all of y (a case's outputs, or the rows of the case
 // the oracle covers), with the overflow excuse where it applies.
 Judgement judge_case_output(const Case& c, const OracleResult& o, const Numerics& n, const std::vector<double>& y,

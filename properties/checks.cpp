@@ -39,7 +39,7 @@ struct Ctx {
   Verdict outside(const Case& c, const OracleResult& o, const std::vector<double>& y, const Bounds& bd,
                   int64_t bad, const std::string& what) const {
     if (bad < 0) return verdict(Status::pass);
-    return verdict(Status::fail, header(c) + what + ": " + describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+    return verdict(Status::fail, header(c) + what + ": " + describe_failure(c, o, y, bd, static_cast<size_t>(bad)));
   }
 };
 

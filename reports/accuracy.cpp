@@ -186,7 +186,7 @@ json variant_result(const Variant& v, const Shared& sh, const AccuracyRun& run) 
     r["cosine_vs_fp32_reference"] = fig(cosine_between(y, sh.ref32));
     r["max_abs_vs_fp32_reference"] = fig(max_abs_between(y, sh.ref32));
     if (jd.failed)
-      r["first_violation"] = describe_violation(sh.checked, sh.oracle, y, b, static_cast<size_t>(jd.first_failure));
+      r["first_violation"] = describe_failure(sh.checked, sh.oracle, y, b, static_cast<size_t>(jd.first_failure));
   } catch (const std::exception& e) {
     r["status"] = "failed";
     r["reason"] = e.what();
