@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,7 @@ inline void set_x(Case& c, int64_t t, int64_t n, uint16_t bf16_code) {
 // A routing weight of 3e38 on the first seed where some exact output then
 // lies past bf16's range (its correctly rounded value is +-inf).
 inline Case overflowing_routing_weight() {
-  for (uint64_t seed = 1;; ++seed) {
+  for (uint64_t seed = 1; seed <= 64; ++seed) {
     Case c = generate_case(small_spec(seed));
     c.topk_weights[0] = 3e38f;
     c.provenance.clear();  // the generator spec no longer describes it
@@ -65,6 +66,7 @@ inline Case overflowing_routing_weight() {
     for (int64_t i = 0; i < c.shape.H; ++i)
       if (std::fabs(o.y(i)) > 3.3962e38) return c;
   }
+  throw std::logic_error("no seed in 1..64 puts an exact output past bf16's range");
 }
 
 // bf16 weights, x and y unless named: NaN codes are bf16's 0x7FC0, +inf 0x7F80.
