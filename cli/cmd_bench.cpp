@@ -8,8 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "kernels/bench/bench.hpp"
 #include "kernels/plugin.hpp"
 
@@ -89,6 +91,7 @@ nlohmann::ordered_json to_json(const bench::Header& h, const std::string& when, 
 }
 
 void run(BenchArgs& a) {
+  if (!a.json.empty()) check_output_file(a.json, "--json");
   a.o.weights = parse_weight_format(a.weights);  // InputError (exit 2) on unknown names
   for (const std::string& p : a.plugins) load_plugin(p);
   bench::Header h;
@@ -124,14 +127,15 @@ void setup(CLI::App& root) {
   cmd->add_option("--json", a->json, "Write every row as JSON to FILE");
   cmd->add_option("--replays", a->o.replays, "Timed graph replays per variant")->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", a->o.warmup, "Untimed replays first")->check(CLI::Range(0, 1000));
-  cmd->add_option("--seed", a->o.seed, "Seed of routings, check layers and device fills");
+  cmd->add_option("--seed", a->o.seed, "Seed of routings, check layers and device fills")->check(uint64_text());
   cmd->add_option("--weights", a->weights,
                   "Weight format of every layer (bf16, f16, fp8_channel, fp8_block128, mxfp8, mxfp4, nvfp4)");
   cmd->add_option("--check-tokens", a->o.check_tokens,
                   "Oracle-check at most this many tokens of a batch (first, middle, last); 0 = all")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--check-values", a->o.check_values,
-                  "Stored weight elements of the host-generated check layer (its expert pool)");
+                  "Stored weight elements of the host-generated check layer (its expert pool)")
+      ->check(finite_in(1, 1e12));
   cmd->callback([a] { run(*a); });
 }
 

@@ -9,6 +9,7 @@
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 
 namespace moecheck::cli {
 namespace {
@@ -106,6 +107,7 @@ void setup(CLI::App& root) {
   add_spec_flags(*nw, na.spec);
   nw->add_option("--out,-o", na.out, "Output .safetensors file")->required();
   nw->callback([] {
+    check_output_file(na.out, "--out");
     const GenSpec spec = spec_from_flags(na.spec);
     const Case c = generate_case(spec);
     save_case(na.out, c);

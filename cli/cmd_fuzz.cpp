@@ -4,13 +4,17 @@
 #if defined(MOECHECK_HAVE_FUZZ)
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/shard.hpp"
@@ -30,18 +34,20 @@ struct FuzzFlags {
   double shrink_time = 60;
 };
 
-double parse_duration(const std::string& s) {
+// Seconds in a duration like 60s, 5m, 1h or 90; none unless positive and
+// finite (a zero budget would print PASS having checked nothing).
+std::optional<double> parse_duration(const std::string& s) {
   try {
     size_t used = 0;
     double v = std::stod(s, &used);
     const std::string unit = s.substr(used);
     if (unit == "m" || unit == "min") v *= 60;
     else if (unit == "h") v *= 3600;
-    else if (!unit.empty() && unit != "s") throw std::invalid_argument(unit);
-    if (v < 0) throw std::invalid_argument(s);
+    else if (!unit.empty() && unit != "s") return std::nullopt;
+    if (!(v > 0) || !std::isfinite(v)) return std::nullopt;
     return v;
   } catch (const std::exception&) {
-    throw InputError("--time wants a duration like 60s, 5m or 90, got '" + s + "'");
+    return std::nullopt;
   }
 }
 
@@ -52,14 +58,13 @@ void fuzz_command(const FuzzFlags& f) {
   fuzz::FuzzOptions o;
   o.variant = f.variant;
   o.plugins = f.plugins;
-  o.time_s = parse_duration(f.time);
+  o.time_s = *parse_duration(f.time);  // checked where parsed
   o.cases = f.cases;
   o.seed = f.seed;
   o.shard = parse_shard(f.shard);
   o.backend = props::parse_backend(f.backend.empty() ? default_backend() : f.backend);
   o.properties = props::parse_property_list(f.properties);
   o.corpus = f.corpus;
-  if (f.max_size < 0 || f.max_size > 100) throw InputError("--max-size is 0..100");
   o.max_size = f.max_size;
   o.shrink_time_s = f.shrink_time;
   o.live = isatty(fileno(stdout)) != 0;
@@ -71,17 +76,26 @@ void setup_fuzz(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("fuzz", "Fuzz a variant with every property; shrink and save any failure");
   cmd->add_option("--variant", f->variant, "Variant to fuzz")->required();
   cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
-  cmd->add_option("--time", f->time, "Search time, e.g. 60s or 5m (default 60s)");
-  cmd->add_option("--cases", f->cases, "Stop after this many passing cases instead of a time");
-  cmd->add_option("--seed", f->seed, "RapidCheck seed: the same seed and --cases replay the same cases");
+  cmd->add_option("--time", f->time, "Search time, e.g. 60s or 5m (default 60s)")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            return parse_duration(s) ? std::string() : "wants a positive finite duration like 60s, 5m or 90, got '" + s + "'";
+          },
+          "DURATION"));
+  cmd->add_option("--cases", f->cases, "Stop after this many passing cases instead of a time (1..)")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
+  cmd->add_option("--seed", f->seed, "RapidCheck seed: the same seed and --cases replay the same cases")
+      ->check(uint64_text());
   cmd->add_option("--backend", f->backend, "cuda or host (default: cuda where a device answers)");
   cmd->add_option("--shard", f->shard,
                   "i/n: fuzz only the i-th of n disjoint slices of the seed's case stream (CI matrix; "
                   "--time/--cases apply per shard)");
   cmd->add_option("--properties", f->properties, "Comma-separated properties (default: all)");
   cmd->add_option("--corpus", f->corpus, "Directory for shrunk failing cases (default fuzz/corpus)");
-  cmd->add_option("--max-size", f->max_size, "RapidCheck size 0..100: shapes grow with it (default 40)");
-  cmd->add_option("--shrink-time", f->shrink_time, "Seconds to spend shrinking a failure (default 60)");
+  cmd->add_option("--max-size", f->max_size, "RapidCheck size 0..100: shapes grow with it (default 40)")
+      ->check(CLI::Range(0, 100));
+  cmd->add_option("--shrink-time", f->shrink_time, "Seconds to spend shrinking a failure (default 60)")
+      ->check(finite_in(0, 1e9));
   cmd->callback([f] { fuzz_command(*f); });
 }
 MOECHECK_COMMAND(setup_fuzz);

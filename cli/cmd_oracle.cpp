@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "core/generate.hpp"
 #include "core/safetensors.hpp"
 #include "oracle/naive.hpp"
@@ -40,6 +42,7 @@ StTensor f64_tensor(const std::vector<double>& v, int64_t T, int64_t H) {
 }
 
 void run_oracle_cmd(const OracleArgs& a) {
+  check_output_file(a.out, "--out", {a.file});
   const Case c = load_case(a.file);
   const auto t0 = Clock::now();
   const OracleResult o = run_oracle(c, a.threads);
@@ -161,15 +164,18 @@ void setup(CLI::App& root) {
   auto* cmd = root.add_subcommand("oracle", "Compute the certified multiprecision reference of a case file");
   cmd->add_option("case", oa->file, "Case file (safetensors)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out,-o", oa->out, "Output safetensors: y_hi, y_lo, err, cond (T, H) F64")->required();
-  cmd->add_option("--threads", oa->threads, "OpenMP threads (0: default); results do not depend on it");
+  cmd->add_option("--threads", oa->threads, "OpenMP threads (0: default); results do not depend on it")
+      ->check(thread_count());
   cmd->callback([oa] { run_oracle_cmd(*oa); });
 
   auto ba = std::make_shared<BenchArgs>();
   auto* bench = root.add_subcommand("bench-oracle", "Time the oracle against a naive cpp_bin_float_quad evaluation");
   add_spec_flags(*bench, ba->spec);
-  bench->add_option("--threads", ba->threads, "OpenMP threads for the parallel run (0: default)");
+  bench->add_option("--threads", ba->threads, "OpenMP threads for the parallel run (0: default)")
+      ->check(thread_count());
   bench->add_option("--naive-madds", ba->naive_budget, "Naive multiply-adds timed per phase (subset beyond it)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_in(1, 1e15));
   bench->callback([ba] { bench_oracle(*ba); });
 }
 

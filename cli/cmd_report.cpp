@@ -8,8 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "core/shard.hpp"
 #include "reports/gate.hpp"
 #include "reports/merge.hpp"
@@ -93,6 +95,7 @@ void run(ReportArgs& a) {
       throw InputError("--only: bad regular expression '" + a.only + "': " + e.what());
     }
   }
+  check_output_dir(o.out, "--out");  // before the sweep, not after it
   const report::json baseline = read_baseline(a);
   finish(report::build_report(o), a, baseline);
 }
@@ -108,13 +111,18 @@ std::string command_line(const std::string& head, const CLI::App* cmd) {
 }
 
 void add_gate_options(CLI::App* cmd, ReportArgs& a) {
+  // Below 1 every point would count as regressed.
+  static const CLI::Validator kGateRatio = finite_in(1, 1e6);
   cmd->add_option("--baseline", a.o.baseline, "Earlier report.json: exit 1 when this run regressed against it");
   cmd->add_option("--gate-accuracy-ratio", a.t.rel_l2_ratio, "Gate: relative L2 error may grow by this factor")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kGateRatio);
   cmd->add_option("--gate-max-error-ratio", a.t.max_ucond_ratio, "Gate: max u*c error may grow by this factor")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kGateRatio);
   cmd->add_option("--gate-time-ratio", a.t.time_ratio, "Gate: median time may grow by this factor (same card)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kGateRatio);
 }
 
 void setup_merge(CLI::App* report_cmd) {
@@ -126,6 +134,7 @@ void setup_merge(CLI::App* report_cmd) {
   cmd->add_option("--out", a->o.out, "Output directory")->capture_default_str();
   add_gate_options(cmd, *a);
   cmd->callback([a, files, cmd] {
+    check_output_dir(a->o.out, "--out");
     std::vector<report::ShardReport> parts;
     for (const std::string& f : *files) parts.push_back({f, report::read_report_json(f)});
     const report::json baseline = read_baseline(*a);
@@ -143,8 +152,10 @@ void setup_report(CLI::App& root) {
   cmd->add_option("--plugin", a->o.plugins, "Plugin library adding variants (repeatable)");
   cmd->add_option("--backend", a->o.backend, "cuda or host (default: cuda where a device answers, else host)");
   cmd->add_option("--out", a->o.out, "Output directory")->capture_default_str();
-  cmd->add_option("--seed", a->o.seed, "Report seed (each point derives its own)")->capture_default_str();
-  cmd->add_option("--threads", a->o.threads, "Oracle threads (0: OpenMP default)");
+  cmd->add_option("--seed", a->o.seed, "Report seed (each point derives its own)")
+      ->capture_default_str()
+      ->check(uint64_text());
+  cmd->add_option("--threads", a->o.threads, "Oracle threads (0: OpenMP default)")->check(thread_count());
   cmd->add_option("--only", a->only, "Only sweep points whose id matches this regular expression");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar / progress lines");
   cmd->add_flag("!--no-throughput", a->o.throughput, "Accuracy only: skip the throughput half on a GPU");

@@ -4,14 +4,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/checks.hpp"
 #include "cli/command.hpp"
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 #include "core/generate.hpp"
 #include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
@@ -20,6 +23,9 @@
 
 namespace moecheck::cli {
 namespace {
+
+// CTest's SKIP_RETURN_CODE, as replay uses it without a device.
+constexpr int kExitSkip = 77;
 
 struct RunOptions {
   std::string variant;
@@ -55,7 +61,34 @@ std::string describe_numerics(const Numerics& n) {
   return s;
 }
 
+// PASS, SKIP (exit 77: nothing judged) or a CheckFailure naming the first
+// element that breaks the accuracy rule. `what`: variant, backend, formats, shape.
+void print_verdict(const CheckResult& r, const std::string& what, const std::string& replay) {
+  const Judgement& j = r.judgement;
+  const std::string excused = j.excused ? ", " + std::to_string(j.excused) +
+                                              " non-finite where an intermediate of a declared format may overflow "
+                                              "(not judged)"
+                                        : "";
+  if (r.output_format_ok && j.nothing_to_compare()) {
+    std::printf("SKIP      nothing to compare: %s%s\nreplay    %s\n", what.c_str(), excused.c_str(), replay.c_str());
+    std::fflush(stdout);
+    std::exit(kExitSkip);
+  }
+  if (!r.ok())
+    throw CheckFailure(what + ": " + std::to_string(j.failed) + " of " + std::to_string(j.judged) +
+                       " elements break the accuracy rule (within the rigorous bound; NaN where the exact value is "
+                       "NaN; +-inf only where it overflows)" + excused + "; first: " + r.first_violation +
+                       "\n  replay: " + replay);
+  std::printf("PASS      all %lld judged outputs follow the accuracy rule (%lld within their rigorous bounds or "
+              "overflowing as the exact value does, %lld NaN as the exact value is)%s\nreplay    %s\n",
+              static_cast<long long>(j.judged), static_cast<long long>(j.judged - j.nan_expected),
+              static_cast<long long>(j.nan_expected), excused.c_str(), replay.c_str());
+}
+
 void run_command(const RunOptions& o) {
+  if (!o.save_case.empty())
+    check_output_file(o.save_case, "--save-case", o.case_file.empty() ? std::vector<std::string>{}
+                                                                      : std::vector<std::string>{o.case_file});
   for (const auto& p : o.plugins) load_plugin(p);
   const Variant& v = find_variant(o.variant);
   const Case c = make_case(o);
@@ -116,17 +149,11 @@ void run_command(const RunOptions& o) {
   std::printf("bound     max error / rigorous bound %.4g, max error / estimate %.4g\n", r.metrics.max_bound_ratio,
               max_ratio_est);
   const std::string replay = replay_command(c, v.name(), backend, o.plugins, o.case_file);
-  if (!r.ok()) {
-    throw CheckFailure(v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) +
-                       ", x " + std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
-                       ", T=" + std::to_string(s.T) + " H=" +
-                       std::to_string(s.H) + " I=" + std::to_string(s.I) + " E=" + std::to_string(s.E) +
-                       " k=" + std::to_string(s.k) + "): " + std::to_string(r.metrics.violations) +
-                       " elements exceed their rigorous bound, " + std::to_string(r.metrics.nonfinite) +
-                       " non-finite; first: " + r.first_violation + "\n  replay: " + replay);
-  }
-  std::printf("PASS      all %lld outputs within their rigorous bounds\nreplay    %s\n",
-              static_cast<long long>(r.metrics.count), replay.c_str());
+  print_verdict(r, v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) + ", x " +
+                    std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
+                    ", T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) + " I=" + std::to_string(s.I) +
+                    " E=" + std::to_string(s.E) + " k=" + std::to_string(s.k) + ")",
+                replay);
 }
 
 void setup_run(CLI::App& root) {
@@ -134,10 +161,13 @@ void setup_run(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("run", "Run one case through one variant and check it against the oracle");
   cmd->add_option("--variant", opt->variant, "Variant name (see the registry)")->required();
   cmd->add_option("--plugin", opt->plugins, "Plugin shared library adding variants (repeatable)");
-  cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one");
-  add_spec_flags(*cmd, opt->spec);
-  cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)");
-  cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)");
+  CLI::Option* case_file =
+      cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one (no spec flags)");
+  // The file fixes every spec value: a spec flag beside it would be ignored.
+  for (CLI::Option* spec : add_spec_flags(*cmd, opt->spec)) case_file->excludes(spec);
+  cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)")
+      ->check(CLI::IsMember({"cuda", "host"}));  // before generating a case that may take seconds
+  cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)")->check(thread_count());
   cmd->add_option("--save-case", opt->save_case, "Also write the case to this file");
   cmd->callback([opt] { run_command(*opt); });
 }

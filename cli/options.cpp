@@ -1,27 +1,35 @@
 #include "cli/options.hpp"
 
+#include <cfloat>
 #include <sstream>
 
+#include "cli/checks.hpp"
 #include "core/error.hpp"
 
 namespace moecheck::cli {
 
-void add_spec_flags(CLI::App& cmd, SpecFlags& f) {
-  cmd.add_option("--preset", f.preset, "Shape preset (moecheck list)")->capture_default_str();
-  cmd.add_option("--shape", f.shape, "H,I,E,k overriding the preset's shape");
-  cmd.add_option("--tokens,-T", f.tokens, "Tokens in the decode step (1..)")->capture_default_str();
-  cmd.add_option("--weights", f.weights, "Weight format")->capture_default_str();
-  cmd.add_option("--x-format", f.x_format, "Activation (x) format: bf16, f16, f32")->capture_default_str();
-  cmd.add_option("--y-format", f.y_format, "Output (y) format the layer call asks for: bf16, f16, f32")
-      ->capture_default_str();
-  cmd.add_option("--activation", f.activation, "swiglu, geglu, swiglu_clamped, bilinear")->capture_default_str();
-  cmd.add_option("--alpha", f.alpha, "Clamped SwiGLU alpha")->capture_default_str();
-  cmd.add_option("--limit", f.limit, "Clamped SwiGLU limit")->capture_default_str();
-  cmd.add_option("--layout", f.layout, "Gate/up layout: concatenated, interleaved")->capture_default_str();
-  cmd.add_option("--routing", f.routing, "uniform, zipf, one_set, distinct, adversarial")->capture_default_str();
-  cmd.add_option("--values", f.values, "normal, uniform, heavy, integer, cancel")->capture_default_str();
-  cmd.add_option("--experts,--storage", f.storage, "Stored experts: auto, all, routed")->capture_default_str();
-  cmd.add_option("--seed", f.seed, "Generator seed")->capture_default_str();
+std::vector<CLI::Option*> add_spec_flags(CLI::App& cmd, SpecFlags& f) {
+  return {
+      cmd.add_option("--preset", f.preset, "Shape preset (moecheck list)")->capture_default_str(),
+      cmd.add_option("--shape", f.shape, "H,I,E,k overriding the preset's shape"),
+      cmd.add_option("--tokens,-T", f.tokens, "Tokens in the decode step (1..2^20)")
+          ->capture_default_str()
+          ->check(CLI::Range(int64_t{1}, int64_t{1} << 20)),
+      cmd.add_option("--weights", f.weights, "Weight format")->capture_default_str(),
+      cmd.add_option("--x-format", f.x_format, "Activation (x) format: bf16, f16, f32")->capture_default_str(),
+      cmd.add_option("--y-format", f.y_format, "Output (y) format the layer call asks for: bf16, f16, f32")
+          ->capture_default_str(),
+      cmd.add_option("--activation", f.activation, "swiglu, geglu, swiglu_clamped, bilinear")->capture_default_str(),
+      cmd.add_option("--alpha", f.alpha, "Clamped SwiGLU alpha")->capture_default_str()->check(finite_fp32()),
+      cmd.add_option("--limit", f.limit, "Clamped SwiGLU limit (positive)")
+          ->capture_default_str()
+          ->check(finite_in(0, FLT_MAX, true)),
+      cmd.add_option("--layout", f.layout, "Gate/up layout: concatenated, interleaved")->capture_default_str(),
+      cmd.add_option("--routing", f.routing, "uniform, zipf, one_set, distinct, adversarial")->capture_default_str(),
+      cmd.add_option("--values", f.values, "normal, uniform, heavy, integer, cancel")->capture_default_str(),
+      cmd.add_option("--experts,--storage", f.storage, "Stored experts: auto, all, routed")->capture_default_str(),
+      cmd.add_option("--seed", f.seed, "Generator seed")->capture_default_str()->check(uint64_text()),
+  };
 }
 
 GenSpec spec_from_flags(const SpecFlags& f) {

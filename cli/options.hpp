@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 #include "core/generate.hpp"
 
@@ -27,7 +28,8 @@ struct SpecFlags {
   uint64_t seed = 1;
 };
 
-void add_spec_flags(CLI::App& cmd, SpecFlags& f);
+// The options added, for commands where another flag excludes them.
+std::vector<CLI::Option*> add_spec_flags(CLI::App& cmd, SpecFlags& f);
 GenSpec spec_from_flags(const SpecFlags& f);  // throws InputError
 
 }  // namespace moecheck::cli

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/output_path.hpp"
 
 namespace moecheck {
 
@@ -161,7 +162,9 @@ std::vector<uint8_t> serialize_safetensors(const StFile& f) {
 }
 
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+  check_output_file(path, "output");  // renaming over a FIFO or a device node would replace it
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const TempFileGuard on_signal_remove(tmp);
   FILE* fp = std::fopen(tmp.c_str(), "wb");
   if (!fp) throw InputError("cannot write '" + tmp + "': " + std::strerror(errno));
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), fp) == bytes.size() && std::fflush(fp) == 0 &&

@@ -10,6 +10,8 @@
 
 #include "core/error.hpp"
 #include "fuzz/generators.hpp"
+#include "kernels/registry.hpp"
+#include "kernels/testdata/rule_cases.hpp"
 #include "oracle/bounds.hpp"
 #include "oracle/oracle.hpp"
 #include "properties/properties.hpp"
@@ -146,12 +148,28 @@ TEST(Properties, FirstOutsideFindsTheElement) {
   const OracleResult o = run_oracle(c);
   std::vector<double> y(o.y_hi.size()), bound(o.y_hi.size(), 1e-3);
   for (size_t i = 0; i < y.size(); ++i) y[i] = o.y(i) + 0.5e-3;
-  EXPECT_EQ(props::first_outside(o, y, bound, 0, static_cast<int64_t>(y.size())), -1);
+  EXPECT_EQ(props::first_outside(Format::f32, o, y, bound, 0, static_cast<int64_t>(y.size())), -1);
   y[17] = o.y(17) + 2e-3 + o.err[17];
-  EXPECT_EQ(props::first_outside(o, y, bound, 0, static_cast<int64_t>(y.size())), 17);
-  EXPECT_EQ(props::first_outside(o, y, bound, 18, static_cast<int64_t>(y.size())), -1);
+  EXPECT_EQ(props::first_outside(Format::f32, o, y, bound, 0, static_cast<int64_t>(y.size())), 17);
+  EXPECT_EQ(props::first_outside(Format::f32, o, y, bound, 18, static_cast<int64_t>(y.size())), -1);
   y[20] = std::nan("");
-  EXPECT_EQ(props::first_outside(o, y, bound, 18, static_cast<int64_t>(y.size())), 20);
+  EXPECT_EQ(props::first_outside(Format::f32, o, y, bound, 18, static_cast<int64_t>(y.size())), 20);
+}
+
+// The accuracy property (replay, fuzz) judges by the same rule as run and
+// report (kernels/check_test.cpp): a zero-writing variant fails every rule
+// case, NaN and overflowing ones included, and warp_decode passes each (no
+// skip: a routing weight of 3e38 used to pass `run`'s check and skip here).
+TEST(Properties, AccuracyRuleFailsZeroWriterAndPassesWarpDecodeOnEveryRuleCase) {
+  const Variant& wd = find_variant("warp_decode");
+  const testing::ZeroWriter zero(wd);
+  for (const testing::RuleCase& rc : testing::rule_cases()) {
+    props::CaseContext cx(rc.c);
+    const props::Verdict z = props::check_property(props::Property::accuracy, zero, props::Backend::host, cx, {});
+    EXPECT_EQ(z.status, props::Status::fail) << rc.name << ": " << z.detail;
+    const props::Verdict r = props::check_property(props::Property::accuracy, wd, props::Backend::host, cx, {});
+    EXPECT_EQ(r.status, props::Status::pass) << rc.name << ": " << r.detail;
+  }
 }
 
 TEST(Properties, PropertyNamesRoundTrip) {

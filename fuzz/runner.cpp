@@ -313,6 +313,8 @@ int run_fuzz(const FuzzOptions& opt, std::ostream& out) {
   }
   if (opt.live) out << "\n";
   if (st.failure) return report_failure(st);
+  // A zero budget (or one no case fits in) checked nothing: never a PASS.
+  if (st.cases == 0) throw InputError("fuzz: no case completed within the budget (--time/--cases): nothing was checked");
   summary(st);
   return 0;
 }

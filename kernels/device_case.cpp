@@ -18,7 +18,11 @@ bool cuda_available(std::string* why) {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
-    if (why) *why = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(e);
+    // The runtime's error names read as faults; say what they mean here.
+    const bool no_gpu = e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice;
+    if (why)
+      *why = std::string(no_gpu ? "no GPU (no NVIDIA driver or device on this machine): " : "cudaGetDeviceCount failed: ") +
+             cudaGetErrorName(e);
     cudaGetLastError();  // consume it so the next CUDA call does not report it
     return false;
   }

@@ -39,7 +39,7 @@ struct Ctx {
   Verdict outside(const Case& c, const OracleResult& o, const std::vector<double>& y, const Bounds& bd,
                   int64_t bad, const std::string& what) const {
     if (bad < 0) return verdict(Status::pass);
-    return verdict(Status::fail, header(c) + what + ": " + describe_violation(c, o, y, bd, static_cast<size_t>(bad)));
+    return verdict(Status::fail, header(c) + what + ": " + describe_failure(c, o, y, bd, static_cast<size_t>(bad)));
   }
 };
 
@@ -62,14 +62,20 @@ std::string where(const Shape& s, int64_t i) {
   return "t=" + std::to_string(i / s.H) + " i=" + std::to_string(i % s.H);
 }
 
+// The one accuracy rule of kernels/check.hpp, element by element: where the
+// exact value is NaN the output must be NaN, and +-inf is right where the
+// correctly rounded exact value (or one within the bound) overflows.
 Verdict accuracy(const Ctx& k) {
   const Case& c = k.cx.base();
-  if (k.cx.may_overflow(k.v))
-    return k.verdict(Status::skip, "values may overflow a declared format: Inf/NaN outputs are legitimate");
   const OracleResult& o = k.cx.oracle();
   const std::vector<double> y = k.decoded(k.cx.output(k.v, k.b), c);
   const Bounds& bd = k.cx.bounds(k.v);
-  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H), "outside rigorous bound");
+  const Judgement j = judge_output(k.v.numerics(c).output_format, o, y, bd.rigorous,
+                                   k.cx.intermediates_may_overflow(k.v), 0, c.shape.T * c.shape.H);
+  if (j.nothing_to_compare())
+    return k.verdict(Status::skip, "nothing to compare: every output is non-finite where an intermediate of a "
+                                   "declared format may overflow");
+  return k.outside(c, o, y, bd, j.first_failure, "outside rigorous bound");
 }
 
 Verdict differential(const Ctx& k, const std::vector<const Variant*>& peers) {
@@ -177,7 +183,7 @@ Verdict permutation(const Ctx& k) {
   permute_slots(c, o, mix_seed(c.shape.T, c.shape.k, static_cast<uint64_t>(c.topk_ids[0])));
   const Bounds bd = derive_bounds(c, o, k.cx.numerics(k.v));
   const std::vector<double> y = k.decoded(run_variant(k.v, c, k.b), c);
-  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
+  return k.outside(c, o, y, bd, first_outside(k.v.numerics(c).output_format, o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
                    "with each token's top-k order permuted, outside rigorous bound");
 }
 
@@ -203,7 +209,7 @@ Verdict zero_weight(const Ctx& k) {
   for (int64_t t : rows)
     sub_codes.insert(sub_codes.end(), codes.begin() + t * s.H * eb, codes.begin() + (t + 1) * s.H * eb);
   const std::vector<double> y = k.decoded(sub_codes, sub);
-  const int64_t bad = first_outside(o, y, bd.rigorous, 0, sub.shape.T * s.H);
+  const int64_t bad = first_outside(k.v.numerics(c).output_format, o, y, bd.rigorous, 0, sub.shape.T * s.H);
   if (bad < 0) return k.verdict(Status::pass);
   return k.verdict(Status::fail, k.header(c) + "with routing weight of slot t%k set to 0, token " +
                                      std::to_string(rows[bad / s.H]) +
@@ -224,7 +230,7 @@ Verdict linearity(const Ctx& k) {
     for (double& v : *a) v *= sc;
   const Bounds bd = derive_bounds(c, o, k.cx.numerics(k.v));
   const std::vector<double> y = k.decoded(run_variant(k.v, c, k.b), c);
-  return k.outside(c, o, y, bd, first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
+  return k.outside(c, o, y, bd, first_outside(k.v.numerics(c).output_format, o, y, bd.rigorous, 0, c.shape.T * c.shape.H),
                    std::string("with routing weights scaled by ") + (up ? "4" : "1/4") +
                        ", outside the bound of the scaled result");
 }

@@ -32,7 +32,7 @@ Verdict unselected_experts(const Variant& v, Backend b, CaseContext& cx, const B
   const std::vector<double> y =
       decode_output(run_variant(v, c, b), v.numerics(c).output_format, c.shape.T * c.shape.H);
   const OracleResult& o = cx.oracle();
-  const int64_t bad = first_outside(o, y, bd.rigorous, 0, c.shape.T * c.shape.H);
+  const int64_t bad = first_outside(v.numerics(c).output_format, o, y, bd.rigorous, 0, c.shape.T * c.shape.H);
   if (bad < 0) return make(P, Status::pass, v, b);
   return make(P, Status::fail, v, b,
               "isolation failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +
@@ -51,7 +51,7 @@ Verdict other_tokens(const Variant& v, Backend b, CaseContext& cx, const Bounds&
       for (int64_t n = 0; n < s.H; ++n) std::memcpy(&c.x[(t * s.H + n) * eb], &nan, static_cast<size_t>(eb));
   const std::vector<double> y = decode_output(run_variant(v, c, b), v.numerics(c).output_format, s.T * s.H);
   const OracleResult& o = cx.oracle();
-  const int64_t bad = first_outside(o, y, bd.rigorous, keep * s.H, (keep + 1) * s.H);
+  const int64_t bad = first_outside(v.numerics(c).output_format, o, y, bd.rigorous, keep * s.H, (keep + 1) * s.H);
   if (bad < 0) return make(P, Status::pass, v, b);
   return make(P, Status::fail, v, b,
               "isolation failed: variant " + v.name() + " backend " + std::string(backend_name(b)) + " " +

@@ -146,105 +146,24 @@ const std::vector<uint8_t>& CaseContext::output(const Variant& v, Backend b) {
   return it->second;
 }
 
-namespace {
-
-// Largest |w| of any dequantized weight the selected experts hold: a code
-// times its scale can exceed the accumulator's range (an fp32 or e8m0 scale
-// near the top of its range) even where every product with x is zero.
-double selected_weight_max(const Case& c) {
-  std::vector<bool> used(static_cast<size_t>(c.stored_count()), false);
-  for (int32_t id : c.topk_ids) used[static_cast<size_t>(c.slot_of(id))] = true;
-  double m = 0;
-  for (const WeightStack* w : {&c.w13, &c.w2}) {
-    std::vector<double> row(static_cast<size_t>(w->K));
-    for (int64_t e = 0; e < w->E; ++e)
-      for (int64_t r = 0; used[static_cast<size_t>(e)] && r < w->R; ++r) {
-        w->dequant_row(e, r, row.data());
-        for (double v : row) m = std::isfinite(v) ? std::max(m, std::fabs(v)) : INFINITY;
-      }
-  }
-  return m;
+bool CaseContext::intermediates_may_overflow(const Variant& v) {
+  if (!weight_max_) weight_max_ = selected_weight_max(case_);
+  return moecheck::intermediates_may_overflow(case_, oracle(), numerics(v), *weight_max_);
 }
-
-// With two epilogue scalings (expert_centric_fp8 over fp8_channel codes)
-// the GEMM sums activation codes times weight codes and the first scaling,
-// fl(acc * s_row), is the row's dot product with the weight codes, not with
-// the weights: up to ||row||_1 times the largest code, which a small weight
-// scale lets pass fp32's range while g_cond and the h sums stay far inside
-// it (then inf * s_w, and a clamped activation of -inf is NaN).
-bool code_products_over(const Case& c, const OracleResult& o, double lim) {
-  const double code_max = mini_max(element_format(c.w13.format));
-  const Shape& s = c.shape;
-  for (int64_t t = 0; t < s.T; ++t) {
-    double x1 = 0;
-    for (int64_t i = 0; i < s.H; ++i) x1 += std::fabs(c.x_value(t, i));
-    if (!(x1 * code_max <= lim)) return true;
-    for (int64_t j = 0; j < s.k; ++j) {
-      double h1 = 0;
-      for (int64_t n = 0; n < s.I; ++n) h1 += std::fabs(o.h[(t * s.k + j) * s.I + n]);
-      if (!(h1 * code_max <= lim)) return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
 
 bool CaseContext::may_overflow(const Variant& v) {
   const OracleResult& o = oracle();
-  const Numerics n = numerics(v);
-  // Weights are dequantized in the accumulator's format.
-  if (!weight_max_) weight_max_ = selected_weight_max(case_);
-  if (!(*weight_max_ <= 0.5 * mini_max(n.accumulator))) return true;
-  // Half the smallest declared range of the intermediates: they are bounded
-  // by these condition sums up to the (small) rounding growth. The output
-  // format bounds y alone (below): an f16 y must not skip cases whose fp32
-  // intermediates pass 65504.
-  double lim = mini_max(n.accumulator);
-  for (Format f : {n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
-  lim *= 0.5;
-  auto over = [&](const std::vector<double>& v) {
-    return std::any_of(v.begin(), v.end(), [&](double a) { return !std::isfinite(a) || std::fabs(a) > lim; });
-  };
-  if (over(o.g_cond) || over(o.u_cond) || over(o.h)) return true;
-  if (n.epilogue_roundings >= 2 && code_products_over(case_, o, lim)) return true;
-  // x rounded element-wise into a narrower range (f32 x into bf16 tiles:
-  // bf16's largest finite value is below fp32's) may become inf, and a zero
-  // routing weight times inf is NaN. Block-scaled re-quantization picks its
-  // scale from the block's (or row's) amax, so it keeps x in range.
-  if (n.x_requant && n.requant_scale == RequantScale::pow2_block && n.requant_block == 0) {
-    const double xlim = 0.5 * mini_max(*n.x_requant);
-    for (int64_t t = 0; t < case_.shape.T; ++t)
-      for (int64_t i = 0; i < case_.shape.H; ++i)
-        if (!(std::fabs(case_.x_value(t, i)) <= xlim)) return true;
-  }
-  // A per-expert partial D_e h is up to cond / |w_j| before w_j scales it.
-  const Shape& s = case_.shape;
-  for (int64_t t = 0; t < s.T; ++t) {
-    double wmin = 1;
-    for (int64_t j = 0; j < s.k; ++j)
-      if (case_.weight(t, j) != 0) wmin = std::min(wmin, std::fabs(static_cast<double>(case_.weight(t, j))));
-    for (int64_t i = 0; i < s.H; ++i) {
-      const double c = o.cond[t * s.H + i];
-      if (!std::isfinite(c) || c / wmin > lim) return true;
-    }
-  }
+  if (has_nonfinite_terms(o) || intermediates_may_overflow(v)) return true;
   // |y| <= cond.
-  const double ylim = mini_max(n.output_format) * 0.5;
+  const double ylim = mini_max(numerics(v).output_format) * 0.5;
   if (std::any_of(o.cond.begin(), o.cond.end(), [&](double c) { return !(c <= ylim); })) return true;
   return std::any_of(case_.topk_weights.begin(), case_.topk_weights.end(),
                      [&](float w) { return std::fabs(static_cast<double>(w)) > ylim; });
 }
 
-int64_t first_outside(const OracleResult& o, const std::vector<double>& y, const std::vector<double>& bound,
-                      int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) {
-    const double yo = o.y(i);
-    if (!std::isfinite(yo)) continue;  // the oracle itself overflowed: nothing to judge
-    const double e = std::fabs(y[i] - yo);
-    if (!(e <= bound[i] + o.err[i])) return i;
-  }
-  return -1;
+int64_t first_outside(Format out, const OracleResult& o, const std::vector<double>& y,
+                      const std::vector<double>& bound, int64_t begin, int64_t end) {
+  return judge_output(out, o, y, bound, false, begin, end).first_failure;
 }
 
 }  // namespace moecheck::props

@@ -77,9 +77,12 @@ class CaseContext {
   // The first output of v on b (decoded through its declared output format).
   const std::vector<uint8_t>& output(const Variant& v, Backend b);
   // Some element, partial sum or intermediate may leave the finite range of
-  // a format the variant declares (then Inf/NaN outputs are legitimate),
-  // including a dequantized weight (code * scale) of a selected expert.
+  // a format the variant declares, the output format included, or a NaN or
+  // infinite input reaches an output: the properties that compare outputs
+  // with each other (not with the oracle's rule) skip such cases.
   bool may_overflow(const Variant& v);
+  // kernels/check.hpp: the excuse of the accuracy rule.
+  bool intermediates_may_overflow(const Variant& v);
   int threads() const { return threads_; }
   // For a context over some tokens of a larger batch: the output v gave for
   // those rows in the whole batch (what the oracle then judges), and the
@@ -128,10 +131,10 @@ std::vector<int64_t> sample_tokens(const Case& c, uint64_t seed);
 std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Variant& v, Backend b, const Case& c,
                                    const std::vector<const Variant*>& peers, uint64_t seed);
 
-// First flat index in [begin, end) whose value is outside bound of the
-// oracle (|y - y_o| > bound + err_o, or non-finite where the oracle is
-// finite); -1 when none.
-int64_t first_outside(const OracleResult& o, const std::vector<double>& y, const std::vector<double>& bound,
-                      int64_t begin, int64_t end);
+// First flat index in [begin, end) that breaks the accuracy rule of
+// kernels/check.hpp (judge_element, no overflow excuse) for output format
+// out; -1 when none.
+int64_t first_outside(Format out, const OracleResult& o, const std::vector<double>& y,
+                      const std::vector<double>& bound, int64_t begin, int64_t end);
 
 }  // namespace moecheck::props

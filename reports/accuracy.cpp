@@ -170,20 +170,23 @@ json variant_result(const Variant& v, const Shared& sh, const AccuracyRun& run) 
     const std::vector<double> y = rows_of(y_all, sh.tokens, sh.full.shape.H);
     const Bounds b = derive_bounds(sh.checked, sh.oracle, n);
     const Metrics m = compute_metrics(sh.oracle, y, n.output_format, &b);
+    const Judgement jd = judge_case_output(sh.checked, sh.oracle, n, y, b.rigorous);
+    if (jd.nothing_to_compare())
+      return skipped_result(v, run.backend, "nothing to compare: every output is non-finite where an intermediate "
+                                            "of a declared format may overflow");
     double over_est = 0;
     for (size_t i = 0; i < y.size(); ++i)
       if (b.estimate[i] > 0) over_est = std::max(over_est, abs_error(sh.oracle, y, i) / b.estimate[i]);
-    r["status"] = (m.violations || m.nonfinite) ? "violation" : "ok";
+    r["status"] = jd.failed ? "violation" : "ok";
+    r["rule"] = {{"judged", jd.judged}, {"failed", jd.failed}, {"excused", jd.excused}, {"nan_expected", jd.nan_expected}};
     r["output_format"] = format_name(n.output_format);
     r["metrics"] = metrics_json(m, sh.checked.shape, sh.tokens);
     r["bound_tightness"] = {{"max_err_over_rigorous", fig(m.max_bound_ratio)}, {"max_err_over_estimate", fig(over_est)}};
     r["rel_l2_vs_fp32_reference"] = fig(rel_l2_between(y, sh.ref32));
     r["cosine_vs_fp32_reference"] = fig(cosine_between(y, sh.ref32));
     r["max_abs_vs_fp32_reference"] = fig(max_abs_between(y, sh.ref32));
-    if (m.violations || m.nonfinite) {
-      const size_t bad = m.first_violation >= 0 ? static_cast<size_t>(m.first_violation) : 0;
-      r["first_violation"] = describe_violation(sh.checked, sh.oracle, y, b, bad);
-    }
+    if (jd.failed)
+      r["first_violation"] = describe_failure(sh.checked, sh.oracle, y, b, static_cast<size_t>(jd.first_failure));
   } catch (const std::exception& e) {
     r["status"] = "failed";
     r["reason"] = e.what();

@@ -38,6 +38,9 @@ void compare_accuracy(const Key& key, const json& b, const json& c, const Thresh
     return;
   }
   ++out.accuracy_compared;
+  // The accuracy rule (kernels/check.hpp) also judges what the metrics leave
+  // out: NaN outputs where the exact value is NaN.
+  if (cs == "violation" && bs != "violation") out.regressions.push_back(who + "status " + bs + " -> violation");
   const json &bm = b["metrics"], &cm = c["metrics"];
   const int64_t bv = bm["violations"].get<int64_t>() + bm["nonfinite"].get<int64_t>();
   const int64_t cv = cm["violations"].get<int64_t>() + cm["nonfinite"].get<int64_t>();
