@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "kernels/check.hpp"
+#include "kernels/external/external.hpp"
 #include "kernels/registry.hpp"
 
 namespace moecheck::fuzz {
@@ -115,6 +116,7 @@ std::string with_specials(const Case& c, const FuzzCase& fc) {
 std::string replay_line(const FuzzOptions& opt, const std::string& file) {
   std::string cmd = "moecheck replay " + file + " --variant " + opt.variant;
   for (const auto& p : opt.plugins) cmd += " --plugin " + p;
+  cmd += external::exec_flags();
   return cmd + " --backend " + std::string(props::backend_name(opt.backend));
 }
 
@@ -274,6 +276,7 @@ int run_replay(const std::string& case_file, const std::string& variant, const s
         if (r.failed()) {
           std::string cmd = "moecheck replay " + case_file + " --variant " + v->name();
           for (const auto& pl : plugins) cmd += " --plugin " + pl;
+          cmd += external::exec_flags();
           out << "    replay: " << cmd << " --backend " << props::backend_name(b) << "\n";
         }
       }

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/generate.hpp"
+#include "kernels/external/external.hpp"
 
 namespace moecheck {
 
@@ -49,6 +50,7 @@ std::string replay_command(const Case& c, const std::string& variant, const std:
                            const std::vector<std::string>& plugins, const std::string& case_file) {
   std::string cmd = "moecheck run --variant " + variant;
   for (const auto& p : plugins) cmd += " --plugin " + p;
+  cmd += external::exec_flags();
   if (!case_file.empty() || c.provenance.empty()) {
     cmd += " --case " + (case_file.empty() ? std::string("<saved case: rerun with --save-case FILE>") : case_file);
   } else {

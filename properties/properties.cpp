@@ -161,6 +161,8 @@ bool CaseContext::may_overflow(const Variant& v) {
   // intermediates pass 65504.
   double lim = mini_max(n.accumulator);
   for (Format f : {n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
+  for (auto f : {n.gate_up_format, n.gate_act_format, n.topk_sum_format})
+    if (f) lim = std::min(lim, mini_max(*f));
   lim *= 0.5;
   auto over = [&](const std::vector<double>& v) {
     return std::any_of(v.begin(), v.end(), [&](double a) { return !std::isfinite(a) || std::fabs(a) > lim; });
