@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/exec_flags.hpp"
 #include "core/error.hpp"
 #include "core/shard.hpp"
 #include "fuzz/runner.hpp"
 #include "kernels/device_case.hpp"
 #include "kernels/plugin.hpp"
+#include "kernels/registry.hpp"
 
 namespace moecheck::cli {
 namespace {
@@ -24,6 +26,7 @@ namespace {
 struct FuzzFlags {
   std::string variant, time = "60s", backend, properties, corpus = "fuzz/corpus", shard = "1/1";
   std::vector<std::string> plugins;
+  ExecFlags exec;
   int64_t cases = -1;
   uint64_t seed = 1;
   int max_size = 40;
@@ -45,32 +48,36 @@ double parse_duration(const std::string& s) {
   }
 }
 
-std::string default_backend() { return cuda_available() ? "cuda" : "host"; }
+// A variant without a device entry point (a worker's) runs on the host.
+std::string default_backend(const std::string& variant) {
+  return cuda_available() && find_variant(variant).has_device() ? "cuda" : "host";
+}
 
 void fuzz_command(const FuzzFlags& f) {
   for (const auto& p : f.plugins) load_plugin(p);
   fuzz::FuzzOptions o;
-  o.variant = f.variant;
+  o.variant = variant_or_worker(f.variant, load_execs(f.exec));
   o.plugins = f.plugins;
   o.time_s = parse_duration(f.time);
   o.cases = f.cases;
   o.seed = f.seed;
   o.shard = parse_shard(f.shard);
-  o.backend = props::parse_backend(f.backend.empty() ? default_backend() : f.backend);
+  o.backend = props::parse_backend(f.backend.empty() ? default_backend(o.variant) : f.backend);
   o.properties = props::parse_property_list(f.properties);
   o.corpus = f.corpus;
   if (f.max_size < 0 || f.max_size > 100) throw InputError("--max-size is 0..100");
   o.max_size = f.max_size;
   o.shrink_time_s = f.shrink_time;
   o.live = isatty(fileno(stdout)) != 0;
-  if (fuzz::run_fuzz(o, std::cout) != 0) throw CheckFailure("fuzzing " + f.variant + " found a failure (above)");
+  if (fuzz::run_fuzz(o, std::cout) != 0) throw CheckFailure("fuzzing " + o.variant + " found a failure (above)");
 }
 
 void setup_fuzz(CLI::App& root) {
   auto f = std::make_shared<FuzzFlags>();
   CLI::App* cmd = root.add_subcommand("fuzz", "Fuzz a variant with every property; shrink and save any failure");
-  cmd->add_option("--variant", f->variant, "Variant to fuzz")->required();
+  cmd->add_option("--variant", f->variant, "Variant to fuzz (optional with one --exec)");
   cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
+  add_exec_flags(*cmd, f->exec);
   cmd->add_option("--time", f->time, "Search time, e.g. 60s or 5m (default 60s)");
   cmd->add_option("--cases", f->cases, "Stop after this many passing cases instead of a time");
   cmd->add_option("--seed", f->seed, "RapidCheck seed: the same seed and --cases replay the same cases");
@@ -89,6 +96,7 @@ MOECHECK_COMMAND(setup_fuzz);
 struct ReplayFlags {
   std::string file, variant, backend;
   std::vector<std::string> plugins;
+  ExecFlags exec;
 };
 
 void setup_replay(CLI::App& root) {
@@ -98,8 +106,10 @@ void setup_replay(CLI::App& root) {
   cmd->add_option("--variant", f->variant, "Only this variant (default: every registered variant)");
   cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
   cmd->add_option("--backend", f->backend, "cuda or host (default: both where available)");
+  add_exec_flags(*cmd, f->exec);
   cmd->callback([f] {
     for (const auto& p : f->plugins) load_plugin(p);
+    load_execs(f->exec);
     std::string why;
     if (f->backend == "cuda" && !cuda_available(&why)) {
       // 77: CTest's SKIP_RETURN_CODE for the GPU corpus tests.

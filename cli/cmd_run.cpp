@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/exec_flags.hpp"
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
 #include "core/generate.hpp"
 #include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
+#include "kernels/external/output_file.hpp"
 #include "kernels/plugin.hpp"
 #include "kernels/registry.hpp"
 
@@ -24,7 +26,8 @@ namespace {
 struct RunOptions {
   std::string variant;
   std::vector<std::string> plugins;
-  std::string case_file, save_case;
+  ExecFlags exec;
+  std::string case_file, save_case, save_output;
   SpecFlags spec;       // the generator flags every case-building command shares
   std::string backend;  // empty: cuda where a device answers, else host
   int threads = 0;
@@ -57,7 +60,7 @@ std::string describe_numerics(const Numerics& n) {
 
 void run_command(const RunOptions& o) {
   for (const auto& p : o.plugins) load_plugin(p);
-  const Variant& v = find_variant(o.variant);
+  const Variant& v = find_variant(variant_or_worker(o.variant, load_execs(o.exec)));
   const Case c = make_case(o);
   validate(c);
   if (!o.save_case.empty()) save_case(o.save_case, c);
@@ -96,6 +99,7 @@ void run_command(const RunOptions& o) {
   else
     v.run_host(c, y);
   const auto t1 = std::chrono::steady_clock::now();
+  if (!o.save_output.empty()) external::write_output_file(o.save_output, s, v.numerics(c).output_format, y);
   const OracleResult oracle = run_oracle(c, o.threads);
   const auto t2 = std::chrono::steady_clock::now();
   const CheckResult r = check_output(c, oracle, v, y);
@@ -127,13 +131,15 @@ void run_command(const RunOptions& o) {
 void setup_run(CLI::App& root) {
   auto opt = std::make_shared<RunOptions>();
   CLI::App* cmd = root.add_subcommand("run", "Run one case through one variant and check it against the oracle");
-  cmd->add_option("--variant", opt->variant, "Variant name (see the registry)")->required();
+  cmd->add_option("--variant", opt->variant, "Variant name (see the registry; optional with one --exec)");
   cmd->add_option("--plugin", opt->plugins, "Plugin shared library adding variants (repeatable)");
+  add_exec_flags(*cmd, opt->exec);
   cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one");
   add_spec_flags(*cmd, opt->spec);
   cmd->add_option("--backend", opt->backend, "cuda or host (default: cuda where a device answers)");
   cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)");
   cmd->add_option("--save-case", opt->save_case, "Also write the case to this file");
+  cmd->add_option("--save-output", opt->save_output, "Also write y to this file (tensor y, for moecheck check)");
   cmd->callback([opt] { run_command(*opt); });
 }
 
