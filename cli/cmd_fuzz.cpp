@@ -54,6 +54,10 @@ std::string default_backend(const std::string& variant) {
 }
 
 void fuzz_command(const FuzzFlags& f) {
+  // RapidCheck prints its global configuration, a random seed unless told,
+  // on first use; the cases come from --seed, so that is the one to echo.
+  // A user's own RC_PARAMS wins.
+  setenv("RC_PARAMS", ("seed=" + std::to_string(f.seed)).c_str(), 0);
   for (const auto& p : f.plugins) load_plugin(p);
   fuzz::FuzzOptions o;
   o.variant = variant_or_worker(f.variant, load_execs(f.exec));

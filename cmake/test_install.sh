@@ -14,6 +14,8 @@ cmake -S "$src/examples/plugin" -B "$oot" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_
 cmake --build "$oot" -j 2
 plugin="$(find "$oot" -maxdepth 1 -name 'libmoecheck_example_plugin.so' | head -1)"
 [[ -n "$plugin" ]] || { echo "out-of-tree build produced no plugin" >&2; exit 1; }
+[[ -f "$prefix/include/moecheck/kernels/plugin_api.hpp" ]] || { echo "headers not under include/moecheck/" >&2; exit 1; }
+"$src/examples/plugin/check_exports.sh" "$plugin"
 out="$("$prefix/bin/moecheck" list --plugin "$plugin")"
 printf '%s\n' "$out" | grep -F "[$plugin]" || { echo "installed moecheck did not list the plugin's variant" >&2; exit 1; }
 echo "install + out-of-tree plugin: ok"

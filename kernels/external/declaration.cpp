@@ -311,14 +311,32 @@ json declaration_of(const Variant& v) {
   if (order.empty()) throw InputError(v.name() + " supports no format combination to declare");
   json base = per[order[0][0] + " " + order[0][1] + " " + order[0][2]];
   if (output_is_case) base["output_format"] = "case";
-  json cases = json::array();
-  for (const auto& k : order) {
+  auto diff = [&](const std::array<std::string, 3>& k) {
     json n = per[k[0] + " " + k[1] + " " + k[2]];
     if (output_is_case) n["output_format"] = "case";
     json set = json::object();
     for (auto& [f, val] : n.items())
       if (base[f] != val) set[f] = val;
-    if (!set.empty()) cases.push_back({{"if", {{"weights", k[0]}, {"x", k[1]}, {"y", k[2]}}}, {"set", set}});
+    return set;
+  };
+  // One entry per weight format where its x and y formats agree, else per
+  // (weights, x), else per (weights, x, y): short files for the common case.
+  json cases = json::array();
+  std::set<std::string> done;
+  for (const auto& k : order) {
+    const json set = diff(k);
+    bool by_w = true, by_wx = true;
+    for (const auto& o : order) {
+      if (o[0] != k[0]) continue;
+      const bool same = diff(o) == set;
+      by_w = by_w && same;
+      by_wx = by_wx && (o[1] != k[1] || same);
+    }
+    json cond = {{"weights", k[0]}};
+    if (!by_w) cond["x"] = k[1];
+    if (!by_w && !by_wx) cond["y"] = k[2];
+    if (set.empty() || !done.insert(cond.dump()).second) continue;
+    cases.push_back({{"if", cond}, {"set", set}});
   }
   json out = {{"moecheck_numerics", kDeclarationVersion}, {"name", v.name()},
               {"description", "moecheck numerics " + v.name() + ": " + v.description()}};

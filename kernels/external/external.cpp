@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -81,12 +82,18 @@ class External final : public Variant {
     if (!h.contains("name") || !h["name"].is_string() || h["name"].get<std::string>().empty())
       throw InputError(who + ": needs a \"name\" string (the variant name)");
     name_ = h["name"].get<std::string>();
-    description_ = h.value("description", "served by worker '" + worker_.command() + "'");
+    description_ = h.contains("description") && h["description"].is_string() ? h["description"].get<std::string>()
+                                                                             : "served by worker '" + worker_.command() + "'";
+    if (h.contains("numerics_file") && !h["numerics_file"].is_string())
+      throw InputError(who + ": \"numerics_file\" must be a path string");
     if (h.contains("numerics_file") == h.contains("numerics"))
       throw InputError(who + ": give exactly one of \"numerics\" (inline declaration) or \"numerics_file\" (path)");
     decl_ = h.contains("numerics") ? Declaration::parse(h["numerics"], who + ": numerics")
                                    : Declaration::load(h["numerics_file"].get<std::string>());
     const json claims = h.value("claims", json::object());
+    if (!claims.is_object()) throw InputError(who + ": \"claims\" must be an object");
+    for (const char* k : {"deterministic", "batch_invariant"})
+      if (claims.contains(k) && !claims[k].is_boolean()) throw InputError(who + ": claims." + k + " must be true or false");
     claims_.deterministic = claims.value("deterministic", false);
     claims_.batch_invariant = claims.value("batch_invariant", false);
     // Vacuous: with no device entry point there is nothing for run_host to
@@ -94,6 +101,17 @@ class External final : public Variant {
     claims_.host_twin = true;
     supports_.j = h.value("supports", json::object());
     if (!supports_.j.is_object()) throw InputError(who + ": \"supports\" must be an object");
+    for (auto& [k, v] : supports_.j.items()) {
+      const bool list = k == "weights" || k == "x" || k == "y" || k == "activations" || k == "layouts";
+      const bool limit = k == "max_T" || k == "max_H" || k == "max_I" || k == "max_E" || k == "max_k";
+      if (list && !(v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); })))
+        throw InputError(who + ": supports." + k + " must be a list of names");
+      if (limit && !v.is_number_integer()) throw InputError(who + ": supports." + k + " must be an integer");
+      if (k == "reason" && !v.is_string()) throw InputError(who + ": supports.reason must be a string");
+      if (!list && !limit && k != "reason")
+        throw InputError(who + ": supports: unknown key '" + k +
+                         "' (known: weights, x, y, activations, layouts, max_T, max_H, max_I, max_E, max_k, reason)");
+    }
     supports_.reason = supports_.j.value("reason", "");
     char tmpl[] = "/tmp/moecheck-worker-XXXXXX";
     const char* env = std::getenv("TMPDIR");
