@@ -2,11 +2,11 @@
 # expect_worker.sh MOECHECK PYTHON pass|caught WORKER.py [fuzz flags...]:
 # fuzz a Python worker on the host. pass: every case must pass. caught: the
 # planted bug must be found, shrunk, saved, and reproduced by the printed
-# replay line. Exit 77 (CTest's skip) when PYTHON cannot import torch.
+# replay line. Exit 77 (CTest's skip) when PYTHON has no torch package.
 set -u
 moecheck="$1" py="$2" want="$3" worker="$4"
 shift 4
-if ! why="$("$py" -c 'import torch' 2>&1)"; then
+if ! why="$("$py" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>&1)"; then
   echo "skipped: $py cannot import torch (install python3-torch): $why"; exit 77
 fi
 SECONDS=0

@@ -85,6 +85,13 @@ class Case:
 
 def serve(name, layer, description="", numerics_file=None, supports=None, claims=None, device="cpu"):
     """Handshake, then one reply per request until stdin closes. layer(case) -> y (T, H) in case.y_dtype."""
+    if device == "cpu":
+        # Debian's torch 1.13 (oneDNN 2.x) runs bf16 GEMMs on AMX where the
+        # CPU has it without asking Linux for the AMX state, and dies of
+        # SIGILL (moecheck fuzz found it: the worker "exited with status
+        # 132" on a T=6 H=63 I=40 case). oneDNN reads this cap at its first
+        # GEMM; a setting of your own wins.
+        os.environ.setdefault("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16")
     hello = {"moecheck_worker": 1, "name": name, "description": description,
              "numerics_file": os.path.abspath(numerics_file), "supports": supports or {}, "claims": claims or {}}
     print(json.dumps(hello), flush=True)
