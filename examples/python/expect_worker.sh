@@ -7,7 +7,7 @@ set -u
 moecheck="$1" py="$2" want="$3" worker="$4"
 shift 4
 if ! why="$("$py" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>&1)"; then
-  echo "skipped: $py cannot import torch (install python3-torch): $why"; exit 77
+  echo "skipped: $py has no torch package (install python3-torch) $why"; exit 77
 fi
 SECONDS=0
 out="$("$moecheck" fuzz --exec "$py $worker" --backend host "$@" 2>&1)"; rc=$?
