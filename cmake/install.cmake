@@ -23,6 +23,9 @@ foreach(dir core kernels)
   file(GLOB _hdrs ${PROJECT_SOURCE_DIR}/${dir}/*.hpp)
   install(FILES ${_hdrs} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/moecheck/${dir})
 endforeach()
+# The loaders kernels/weight_decode.hpp gives plugins for device code.
+install(FILES ${PROJECT_SOURCE_DIR}/kernels/warp_decode/warp_math.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/moecheck/kernels/warp_decode)
 
 install(TARGETS moecheck RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS moecheck_headers moecheck_core EXPORT moecheckTargets
