@@ -145,6 +145,11 @@ class External final : public Variant {
     const std::string cpath = dir_ + "/case-" + std::to_string(id) + ".safetensors";
     const std::string ypath = dir_ + "/y-" + std::to_string(id) + ".safetensors";
     write_scratch(cpath, c);
+    // y is removed whatever happens; the case only once it passed through.
+    const std::unique_ptr<const std::string, void (*)(const std::string*)> drop_y(&ypath, [](const std::string* p) {
+      std::error_code ec;
+      std::filesystem::remove(*p, ec);
+    });
     const std::string kept = "; case file kept: " + cpath;
     json reply;
     try {
@@ -164,7 +169,6 @@ class External final : public Variant {
     }
     std::error_code ec;
     std::filesystem::remove(cpath, ec);
-    std::filesystem::remove(ypath, ec);
   }
 
  private:

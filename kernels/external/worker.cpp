@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 
@@ -21,6 +22,12 @@ std::string exit_text(int status) {
   if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
                                   strsignal(WTERMSIG(status)) + ")";
   return "stopped";
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
 }
 
 }  // namespace
@@ -97,7 +104,7 @@ nlohmann::json Worker::read_line(const std::string& waiting_for) {
     if (buffer_.size() > kMaxLine) fail("printed over 1 MiB without a newline");
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0)
-      fail("did not answer within " + std::to_string(timeout_s_) + " s (waiting for " + waiting_for +
+      fail("did not answer within " + seconds_text(timeout_s_) + " s (waiting for " + waiting_for +
            "; --exec-timeout sets the limit) and was killed");
     pollfd p{from_child_, POLLIN, 0};
     const int r = poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
