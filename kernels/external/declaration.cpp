@@ -290,6 +290,10 @@ Numerics Declaration::for_case(const Case& c) const {
 }
 
 json declaration_of(const Variant& v) {
+  // The file keys declarations by format only; auto's follow its pick.
+  if (v.family() == "auto")
+    throw InputError(v.name() + " picks a variant per shape and T (kernels/auto/crossover.hpp), so it has no single "
+                     "declaration: use the one of the variant it picks (moecheck numerics VARIANT)");
   std::map<std::string, json> per;  // "w x y" -> that combination's fields
   std::vector<std::array<std::string, 3>> order;
   bool output_is_case = true;

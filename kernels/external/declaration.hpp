@@ -45,7 +45,8 @@ class Declaration {
 
 // The declaration of a registered variant over every weight, x and y format
 // it supports (probed on tiny generated cases): base from the first, one
-// "cases" entry per combination that differs.
+// "cases" entry per group of combinations that differs. InputError for
+// `auto`, whose declaration changes with the shape.
 nlohmann::json declaration_of(const Variant& v);
 
 }  // namespace moecheck::external

@@ -47,7 +47,8 @@ json minimal() { return {{"moecheck_numerics", 1}, {"output_format", "case"}}; }
 TEST(Declaration, EveryBuiltinVariantRoundTripsThroughTheFileFormat_AllWeightXYFormats) {
   int checked = 0;
   for (const Variant* v : all_variants()) {
-    if (Registry::instance().origin(v->name()) != "builtin") continue;
+    // auto's declaration is its pick's, per shape: declaration_of refuses it.
+    if (Registry::instance().origin(v->name()) != "builtin" || v->family() == "auto") continue;
     const std::string text = declaration_of(*v).dump(2);
     const Declaration d = Declaration::parse(json::parse(text), v->name());
     for (WeightFormat w : all_weight_formats())
