@@ -281,8 +281,12 @@ StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u,
     // min(L, |act_g'(g)| + curv Eg).
     const double Lg = std::min(L, slope + curv * Eg);
     double prop = kSlack * (Lg * (A + Eu) * Eg + (B + L * Eg) * Eu);
-    if (n.gate_act_format)  // the computed gate factor, at most B + L Eg, rounded (BOUNDS.md 2.7)
-      prop += kSlack * (unit_roundoff(*n.gate_act_format) * (B + L * Eg) + rounding_floor(*n.gate_act_format)) * (A + Eu);
+    if (n.gate_act_format) {
+      // The gate factor as evaluated in fp32 (at most B + L Eg, plus its
+      // activation_ulps), rounded to the format (BOUNDS.md 2.7).
+      const double factor = (B + L * Eg) * (1 + n.activation_ulps * 0x1p-23) + n.activation_ulps * 0x1p-149;
+      prop += kSlack * (unit_roundoff(*n.gate_act_format) * factor + rounding_floor(*n.gate_act_format)) * (A + Eu);
+    }
     double e = prop + n.activation_ulps * (0x1p-23 * (hmag + prop) + 0x1p-149);
     if (n.h_format != Format::f32) e += unit_roundoff(n.h_format) * (hmag + e) + rounding_floor(n.h_format);
     return e;
@@ -322,8 +326,10 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   const double inflate = 1 + static_cast<double>(s.I + 2) * 0x1p-52;
   const bool expert_round = n.expert_out_format != n.accumulator;
   const bool weighted = n.combine == Combine::weighted_expert_outputs;
-  const double sum_u = n.topk_sum_format ? unit_roundoff(*n.topk_sum_format) : 0;
-  const double sum_floor = n.topk_sum_format ? rounding_floor(*n.topk_sum_format) : 0;
+  // An add in a narrower format is an accumulator add rounded again, a
+  // double rounding (BOUNDS.md 2.7): u_f + u (1 + u_f), floors eta + floor_f.
+  const double sum_u = n.topk_sum_format ? unit_roundoff(*n.topk_sum_format) * (1 + un.u) + un.u : 0;
+  const double sum_floor = n.topk_sum_format ? rounding_floor(*n.topk_sum_format) + un.eta : 0;
   const bool sum_is_output = n.topk_sum_format == n.output_format;
 #pragma omp parallel
   {
