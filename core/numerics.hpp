@@ -43,6 +43,10 @@ enum class Combine : uint8_t {
   // RN(fl(w_j * D_j h_j)) to `expert_out_format`, then y = sum_j y_j in any
   // order. Unordered down reductions only (BOUNDS.md 2.7).
   weighted_expert_outputs,
+  // Routing weight applied before the down projection: h' = RN(fl(w_j * h))
+  // to `h_format`, y_j = D_j h' (rounded to `expert_out_format`), y = sum_j
+  // y_j in any order. Unordered down reductions only (BOUNDS.md 2.7).
+  weighted_h,
 };
 
 // How x_requant / h_requant scale the values they round.

@@ -24,7 +24,7 @@ namespace moecheck {
 // 2: Case::y_format, DeviceArgs::y_format (DeviceArgs kept its size: the
 // version is what refuses plugins built before it). 3: Numerics::
 // gate_up_format, gate_act_format, topk_sum_format, Combine::
-// weighted_expert_outputs.
+// weighted_expert_outputs, weighted_h.
 inline constexpr uint32_t kPluginAbiVersion = 3;
 
 struct PluginAbi {

@@ -326,6 +326,7 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   const double inflate = 1 + static_cast<double>(s.I + 2) * 0x1p-52;
   const bool expert_round = n.expert_out_format != n.accumulator;
   const bool weighted = n.combine == Combine::weighted_expert_outputs;
+  const bool h_weighted = n.combine == Combine::weighted_h;
   // An add in a narrower format is an accumulator add rounded again, a
   // double rounding (BOUNDS.md 2.7): u_f + u (1 + u_f), floors eta + floor_f.
   const double sum_u = n.topk_sum_format ? unit_roundoff(*n.topk_sum_format) * (1 + un.u) + un.u : 0;
@@ -342,18 +343,30 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
       for (int64_t j = 0; j < s.k; ++j) {
         const int64_t tj = t * s.k + j;
         decode_row(c.w2, c.slot_of(c.id(t, j)), i, d.data());
+        const double w = std::fabs(static_cast<double>(c.weight(t, j)));
         double cj = 0, pr = 0, pe = 0, yj = 0;
         for (int64_t q = 0; q < s.I; ++q) {
           const double a = std::fabs(d[q]);
-          cj += a * std::fabs(o.h[tj * s.I + q]);
-          pr += a * ehr[tj * s.I + q] + (un.wd.floor + un.wd.tile_rel * a + un.wd.tile_floor) *
-                                            (std::fabs(o.h[tj * s.I + q]) + ehr[tj * s.I + q]);
-          pe += a * ehe[tj * s.I + q];
-          yj += d[q] * o.h[tj * s.I + q];
+          double hv = o.h[tj * s.I + q], er = ehr[tj * s.I + q], ee = ehe[tj * s.I + q];
+          if (h_weighted) {
+            // h' = RN_h(fl(w h)): the weight scales h and its error, then an
+            // accumulator rounding and, narrower, an h_format one (BOUNDS.md 2.7).
+            const double m = w * std::fabs(hv);
+            er = w * er + un.u * (m + w * er) + un.eta;
+            ee = w * ee + un.u * (m + w * ee) + un.eta;
+            if (n.h_format != n.accumulator) {
+              er += unit_roundoff(n.h_format) * (m + er) + rounding_floor(n.h_format);
+              ee += unit_roundoff(n.h_format) * (m + ee) + rounding_floor(n.h_format);
+            }
+            hv *= static_cast<double>(c.weight(t, j));
+          }
+          cj += a * std::fabs(hv);
+          pr += a * er + (un.wd.floor + un.wd.tile_rel * a + un.wd.tile_floor) * (std::fabs(hv) + er);
+          pe += a * ee;
+          yj += d[q] * hv;
         }
         cj *= inflate;
         pr *= inflate;
-        const double w = std::fabs(static_cast<double>(c.weight(t, j)));
         const double ef = epilogue_floor(un, c.w2.format, d.data(), s.I);
         if (fold) {
           C += w * cj;
@@ -376,7 +389,7 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
           ejr += ue * (my + ejr) + fe;
           eje += ue * (my + eje) + fe;
         }
-        const double wj = weighted ? 1 : w;  // weighted: already in
+        const double wj = weighted || h_weighted ? 1 : w;  // already in
         Er += wj * ejr;
         Ee += wj * eje;
         Ar += wj * (my + ejr);
@@ -390,8 +403,9 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
       } else {
         // y = sum_j w_j y_j: a product and an add per expert, the adds in
         // the top-k sum's format; weighted: the k adds only (BOUNDS.md 2.7).
-        const double m = static_cast<double>(weighted ? s.k : s.k + 1);
-        const double floors = static_cast<double>(weighted ? s.k : 2 * s.k) * std::max(un.eta, sum_floor);
+        const bool in = weighted || h_weighted;
+        const double m = static_cast<double>(in ? s.k : s.k + 1);
+        const double floors = static_cast<double>(in ? s.k : 2 * s.k) * std::max(un.eta, sum_floor);
         yr = Er + gamma_n(m, std::max(un.u, sum_u)) * Ar + floors;
         ye = Ee + gamma_prob(m, std::max(un.u, sum_u)) * Ae;
       }
@@ -561,9 +575,10 @@ RequantError requant_error(Format f, int block, RequantScale scale) {
 }
 
 Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
-  if (ordered(n.down) && (n.combine == Combine::weighted_expert_outputs || n.topk_sum_format))
+  if (ordered(n.down) && (n.combine == Combine::weighted_expert_outputs || n.combine == Combine::weighted_h ||
+                          n.topk_sum_format))
     throw InputError("no bound is derived yet for a declared down order (chunk > 0) with " +
-                     std::string(n.topk_sum_format ? "topk_sum_format" : "combine weighted_expert_outputs") +
+                     std::string(n.topk_sum_format ? "topk_sum_format" : "a weighted combine") +
                      ": declare the down order unspecified (chunk 0)");
   const Shape& s = c.shape;
   const Units un = units(c, n);

@@ -18,7 +18,8 @@ using nlohmann::json;
 
 const std::pair<Combine, std::string_view> kCombines[] = {{Combine::fold_partials, "fold_partials"},
                                                           {Combine::per_expert_outputs, "per_expert_outputs"},
-                                                          {Combine::weighted_expert_outputs, "weighted_expert_outputs"}};
+                                                          {Combine::weighted_expert_outputs, "weighted_expert_outputs"},
+                                                          {Combine::weighted_h, "weighted_h"}};
 const std::pair<RequantScale, std::string_view> kScales[] = {{RequantScale::pow2_block, "pow2_block"},
                                                              {RequantScale::fp32_row, "fp32_row"}};
 
@@ -241,9 +242,10 @@ void validate_numerics(const Numerics& n, const std::string& where) {
   if (fold && n.expert_out_format != n.accumulator)
     bad("expert_out_format rounds per-expert outputs, which combine fold_partials never forms");
   if (fold && n.topk_sum_format) bad("topk_sum_format: combine fold_partials has no separate top-k sum");
-  if (n.down.chunk > 0 && (n.combine == Combine::weighted_expert_outputs || n.topk_sum_format))
-    bad("a declared down order (chunk > 0) with weighted_expert_outputs or topk_sum_format has no derived bound "
-        "yet: declare the down order unspecified (chunk 0)");
+  if (n.down.chunk > 0 && (n.combine == Combine::weighted_expert_outputs || n.combine == Combine::weighted_h ||
+                           n.topk_sum_format))
+    bad("a declared down order (chunk > 0) with weighted_expert_outputs, weighted_h or topk_sum_format has no "
+        "derived bound yet: declare the down order unspecified (chunk 0)");
 }
 
 Declaration Declaration::parse(const nlohmann::json& j, const std::string& where) {
