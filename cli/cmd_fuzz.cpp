@@ -16,11 +16,13 @@
 
 #include "cli/checks.hpp"
 #include "cli/command.hpp"
+#include "cli/exec_flags.hpp"
 #include "core/error.hpp"
 #include "core/shard.hpp"
 #include "fuzz/runner.hpp"
 #include "kernels/device_case.hpp"
 #include "kernels/plugin.hpp"
+#include "kernels/registry.hpp"
 
 namespace moecheck::cli {
 namespace {
@@ -28,6 +30,7 @@ namespace {
 struct FuzzFlags {
   std::string variant, time = "60s", backend, properties, corpus = "fuzz/corpus", shard = "1/1";
   std::vector<std::string> plugins;
+  ExecFlags exec;
   int64_t cases = -1;
   uint64_t seed = 1;
   int max_size = 40;
@@ -51,31 +54,39 @@ std::optional<double> parse_duration(const std::string& s) {
   }
 }
 
-std::string default_backend() { return cuda_available() ? "cuda" : "host"; }
+// A variant without a device entry point (a worker's) runs on the host.
+std::string default_backend(const std::string& variant) {
+  return cuda_available() && find_variant(variant).has_device() ? "cuda" : "host";
+}
 
 void fuzz_command(const FuzzFlags& f) {
+  // RapidCheck prints its global configuration, a random seed unless told,
+  // on first use; the cases come from --seed, so that is the one to echo.
+  // A user's own RC_PARAMS wins.
+  setenv("RC_PARAMS", ("seed=" + std::to_string(f.seed)).c_str(), 0);
   for (const auto& p : f.plugins) load_plugin(p);
   fuzz::FuzzOptions o;
-  o.variant = f.variant;
+  o.variant = variant_or_worker(f.variant, load_execs(f.exec));
   o.plugins = f.plugins;
   o.time_s = *parse_duration(f.time);  // checked where parsed
   o.cases = f.cases;
   o.seed = f.seed;
   o.shard = parse_shard(f.shard);
-  o.backend = props::parse_backend(f.backend.empty() ? default_backend() : f.backend);
+  o.backend = props::parse_backend(f.backend.empty() ? default_backend(o.variant) : f.backend);
   o.properties = props::parse_property_list(f.properties);
   o.corpus = f.corpus;
   o.max_size = f.max_size;
   o.shrink_time_s = f.shrink_time;
   o.live = isatty(fileno(stdout)) != 0;
-  if (fuzz::run_fuzz(o, std::cout) != 0) throw CheckFailure("fuzzing " + f.variant + " found a failure (above)");
+  if (fuzz::run_fuzz(o, std::cout) != 0) throw CheckFailure("fuzzing " + o.variant + " found a failure (above)");
 }
 
 void setup_fuzz(CLI::App& root) {
   auto f = std::make_shared<FuzzFlags>();
   CLI::App* cmd = root.add_subcommand("fuzz", "Fuzz a variant with every property; shrink and save any failure");
-  cmd->add_option("--variant", f->variant, "Variant to fuzz")->required();
+  cmd->add_option("--variant", f->variant, "Variant to fuzz (optional with one --exec)");
   cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
+  add_exec_flags(*cmd, f->exec);
   cmd->add_option("--time", f->time, "Search time, e.g. 60s or 5m (default 60s)")
       ->check(CLI::Validator(
           [](std::string& s) {
@@ -103,6 +114,7 @@ MOECHECK_COMMAND(setup_fuzz);
 struct ReplayFlags {
   std::string file, variant, backend;
   std::vector<std::string> plugins;
+  ExecFlags exec;
 };
 
 void setup_replay(CLI::App& root) {
@@ -112,8 +124,10 @@ void setup_replay(CLI::App& root) {
   cmd->add_option("--variant", f->variant, "Only this variant (default: every registered variant)");
   cmd->add_option("--plugin", f->plugins, "Plugin library to load first (repeatable)");
   cmd->add_option("--backend", f->backend, "cuda or host (default: both where available)");
+  add_exec_flags(*cmd, f->exec);
   cmd->callback([f] {
     for (const auto& p : f->plugins) load_plugin(p);
+    load_execs(f->exec);
     std::string why;
     if (f->backend == "cuda" && !cuda_available(&why)) {
       // 77: CTest's SKIP_RETURN_CODE for the GPU corpus tests.

@@ -10,6 +10,7 @@
 
 #include "cli/checks.hpp"
 #include "cli/command.hpp"
+#include "cli/exec_flags.hpp"
 #include "core/error.hpp"
 #include "core/output_path.hpp"
 #include "core/shard.hpp"
@@ -26,6 +27,7 @@ struct ReportArgs {
   report::Thresholds t;
   std::string only, shard = "1/1";
   bool no_progress = false;
+  ExecFlags exec;
 };
 
 void print_gate(const report::GateResult& g) {
@@ -85,6 +87,7 @@ void finish(report::json r, const ReportArgs& a, const report::json& baseline) {
 }
 
 void run(ReportArgs& a) {
+  load_execs(a.exec);
   report::Options o = a.o;
   o.progress = !a.no_progress;
   o.shard = parse_shard(a.shard);
@@ -150,6 +153,7 @@ void setup_report(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--variants,--variant", a->o.variants, "Variants (default: every registered one)")->delimiter(',');
   cmd->add_option("--plugin", a->o.plugins, "Plugin library adding variants (repeatable)");
+  add_exec_flags(*cmd, a->exec);
   cmd->add_option("--backend", a->o.backend, "cuda or host (default: cuda where a device answers, else host)");
   cmd->add_option("--out", a->o.out, "Output directory")->capture_default_str();
   cmd->add_option("--seed", a->o.seed, "Report seed (each point derives its own)")

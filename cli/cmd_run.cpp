@@ -11,6 +11,7 @@
 
 #include "cli/checks.hpp"
 #include "cli/command.hpp"
+#include "cli/exec_flags.hpp"
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
@@ -18,6 +19,7 @@
 #include "core/generate.hpp"
 #include "kernels/check.hpp"
 #include "kernels/device_case.hpp"
+#include "kernels/external/output_file.hpp"
 #include "kernels/plugin.hpp"
 #include "kernels/registry.hpp"
 
@@ -30,7 +32,8 @@ constexpr int kExitSkip = 77;
 struct RunOptions {
   std::string variant;
   std::vector<std::string> plugins;
-  std::string case_file, save_case;
+  ExecFlags exec;
+  std::string case_file, save_case, save_output;
   SpecFlags spec;       // the generator flags every case-building command shares
   std::string backend;  // empty: cuda where a device answers, else host
   int threads = 0;
@@ -90,7 +93,7 @@ void run_command(const RunOptions& o) {
     check_output_file(o.save_case, "--save-case", o.case_file.empty() ? std::vector<std::string>{}
                                                                       : std::vector<std::string>{o.case_file});
   for (const auto& p : o.plugins) load_plugin(p);
-  const Variant& v = find_variant(o.variant);
+  const Variant& v = find_variant(variant_or_worker(o.variant, load_execs(o.exec)));
   const Case c = make_case(o);
   validate(c);
   if (!o.save_case.empty()) save_case(o.save_case, c);
@@ -134,6 +137,7 @@ void run_command(const RunOptions& o) {
   else
     v.run_host(c, y);
   const auto t1 = std::chrono::steady_clock::now();
+  if (!o.save_output.empty()) external::write_output_file(o.save_output, s, v.numerics(c).output_format, y);
   const OracleResult oracle = run_oracle(c, o.threads);
   const auto t2 = std::chrono::steady_clock::now();
   const CheckResult r = check_output(c, oracle, v, y);
@@ -159,8 +163,9 @@ void run_command(const RunOptions& o) {
 void setup_run(CLI::App& root) {
   auto opt = std::make_shared<RunOptions>();
   CLI::App* cmd = root.add_subcommand("run", "Run one case through one variant and check it against the oracle");
-  cmd->add_option("--variant", opt->variant, "Variant name (see the registry)")->required();
+  cmd->add_option("--variant", opt->variant, "Variant name (see the registry; optional with one --exec)");
   cmd->add_option("--plugin", opt->plugins, "Plugin shared library adding variants (repeatable)");
+  add_exec_flags(*cmd, opt->exec);
   CLI::Option* case_file =
       cmd->add_option("--case", opt->case_file, "Case file (safetensors) instead of generating one (no spec flags)");
   // The file fixes every spec value: a spec flag beside it would be ignored.
@@ -169,6 +174,7 @@ void setup_run(CLI::App& root) {
       ->check(CLI::IsMember({"cuda", "host"}));  // before generating a case that may take seconds
   cmd->add_option("--threads", opt->threads, "Oracle threads (0: OpenMP default)")->check(thread_count());
   cmd->add_option("--save-case", opt->save_case, "Also write the case to this file");
+  cmd->add_option("--save-output", opt->save_output, "Also write y to this file (tensor y, for moecheck check)");
   cmd->callback([opt] { run_command(*opt); });
 }
 

@@ -39,6 +39,14 @@ enum class Combine : uint8_t {
   // Expert-centric: each expert's output y_j = D_j h_j is finished (and
   // rounded to `expert_out_format`), then y = sum_j w_j * y_j sequentially.
   per_expert_outputs,
+  // Routing weight in the down GEMM's epilogue (vLLM's fused MoE): y_j =
+  // RN(fl(w_j * D_j h_j)) to `expert_out_format`, then y = sum_j y_j in any
+  // order. Unordered down reductions only (BOUNDS.md 2.7).
+  weighted_expert_outputs,
+  // Routing weight applied before the down projection: h' = RN(fl(w_j * h))
+  // to `h_format`, y_j = D_j h' (rounded to `expert_out_format`), y = sum_j
+  // y_j in any order. Unordered down reductions only (BOUNDS.md 2.7).
+  weighted_h,
 };
 
 // How x_requant / h_requant scale the values they round.
@@ -76,6 +84,13 @@ struct Numerics {
   // nullopt when x is used as given.
   std::optional<Format> x_requant;
   ReductionShape gate_up;
+  // g and u rounded to this format before the activation (a GEMM that writes
+  // its gate/up output in bf16); nullopt: kept in the accumulator.
+  std::optional<Format> gate_up_format;
+  // The activation's gate factor (silu(g), gelu(g), alpha-silu(clamp g), g)
+  // rounded to this format before it multiplies u: a separate activation
+  // kernel and multiply (PyTorch eager). nullopt: one fused evaluation.
+  std::optional<Format> gate_act_format;
   // Activation evaluated in fp32 from the rounded g, u; its own error in fp32
   // ulps of the result on top of the propagated input error.
   double activation_ulps = 4;
@@ -95,7 +110,10 @@ struct Numerics {
   int epilogue_roundings = 0;
   ReductionShape down;
   Combine combine = Combine::fold_partials;
-  Format expert_out_format = Format::f32;  // per_expert_outputs only
+  Format expert_out_format = Format::f32;  // per_expert_outputs / weighted_expert_outputs only
+  // Every add of the top-k sum rounded to this format (a bf16 running sum);
+  // nullopt: the accumulator. Per-expert combines with unordered down only.
+  std::optional<Format> topk_sum_format;
   Format output_format = Format::bf16;
 };
 

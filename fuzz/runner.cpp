@@ -16,6 +16,7 @@
 #include "core/generate.hpp"
 #include "core/rng.hpp"
 #include "kernels/check.hpp"
+#include "kernels/external/external.hpp"
 #include "kernels/registry.hpp"
 
 namespace moecheck::fuzz {
@@ -150,6 +151,7 @@ std::string with_specials(const Case& c, const FuzzCase& fc) {
 std::string replay_line(const FuzzOptions& opt, const std::string& file) {
   std::string cmd = "moecheck replay " + file + " --variant " + opt.variant;
   for (const auto& p : opt.plugins) cmd += " --plugin " + p;
+  cmd += external::exec_flags();
   return cmd + " --backend " + std::string(props::backend_name(opt.backend));
 }
 
@@ -158,9 +160,13 @@ std::string shard_note(const FuzzOptions& opt) { return opt.shard.whole() ? "" :
 int report_failure(State& st) {
   const Failure& f = *st.failure;
   const std::string file = save_failure(st.opt.corpus, st.opt.variant, f.verdict.property, f.fc);
-  st.out << "FAIL after " << st.cases << " passing cases (" << std::fixed;
-  st.out.precision(1);
-  st.out << since(st.start) << " s, seed " << st.opt.seed << shard_note(st.opt) << "), shrunk in " << st.shrink_steps << " steps\n";
+  // Search and shrink reported apart: shrinking has its own budget, and
+  // "found in" is what a fuzzer's speed is judged by.
+  const double search = std::chrono::duration<double>(st.shrink_start - st.start).count();
+  st.out << "FAIL after " << st.cases << " passing cases (search " << std::fixed;
+  st.out.precision(3);
+  st.out << search << " s, seed " << st.opt.seed << shard_note(st.opt) << "), shrunk in " << st.shrink_steps
+         << " steps (" << since(st.shrink_start) << " s)\n";
   st.out << "property: " << props::property_name(f.verdict.property) << " (" << tier_name(f.tier)
          << " tier)\n";
   st.out << "minimal case: " << describe(f.fc) << "\n";
@@ -383,6 +389,7 @@ int run_replay(const std::string& case_file, const std::string& variant, const s
         if (r.failed()) {
           std::string cmd = "moecheck replay " + case_file + " --variant " + v->name();
           for (const auto& pl : plugins) cmd += " --plugin " + pl;
+          cmd += external::exec_flags();
           out << "    replay: " << cmd << " --backend " << props::backend_name(b) << "\n";
         }
       }

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/generate.hpp"
+#include "kernels/external/external.hpp"
 
 namespace moecheck {
 
@@ -112,6 +113,8 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
   // NaN: the rule judges those.
   double lim = mini_max(n.accumulator);
   for (Format f : {n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
+  for (auto f : {n.gate_up_format, n.gate_act_format, n.topk_sum_format})
+    if (f) lim = std::min(lim, mini_max(*f));
   lim *= 0.5;
   auto over = [&](const std::vector<double>& v) {
     return std::any_of(v.begin(), v.end(), [&](double a) { return std::isfinite(a) && std::fabs(a) > lim; });
@@ -189,6 +192,7 @@ std::string replay_command(const Case& c, const std::string& variant, const std:
                            const std::vector<std::string>& plugins, const std::string& case_file) {
   std::string cmd = "moecheck run --variant " + variant;
   for (const auto& p : plugins) cmd += " --plugin " + p;
+  cmd += external::exec_flags();
   if (!case_file.empty() || c.provenance.empty()) {
     cmd += " --case " + (case_file.empty() ? std::string("<saved case: rerun with --save-case FILE>") : case_file);
   } else {

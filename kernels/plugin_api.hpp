@@ -24,7 +24,8 @@ namespace moecheck {
 // 2: Case::y_format, DeviceArgs::y_format (DeviceArgs kept its size: the
 // version is what refuses plugins built before it).
 // 3: Claims::host (Claims is returned by value from a virtual; its size is
-// not among the recorded ones).
+// not among the recorded ones); Numerics::gate_up_format, gate_act_format,
+// topk_sum_format, Combine::weighted_expert_outputs, weighted_h.
 inline constexpr uint32_t kPluginAbiVersion = 3;
 
 struct PluginAbi {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 
+#include "core/error.hpp"
 #include "oracle/mp.hpp"
 #include "oracle/rows.hpp"
 #include "oracle/running.hpp"
@@ -262,6 +263,13 @@ double x_requant_term(const Case& c, const Numerics& n, const RequantError& rq, 
   return kSlack * (rq.rel * cond + floor_sum);
 }
 
+// A stage's value of magnitude at most mag + e rounded to format f
+// (gate_up_format, BOUNDS.md 2.7).
+StageErr round_stage(StageErr s, Format f, double mag) {
+  const double uf = unit_roundoff(f), ff = rounding_floor(f);
+  return {s.r + uf * (mag + s.r) + ff, s.e + uf * (mag + s.e) + ff};
+}
+
 // Stage 2: error of h after the activation, the h_format rounding (BOUNDS.md 2.2).
 StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u, double hmag, StageErr eg, StageErr eu) {
   const double L = act_gate_lipschitz(a.kind);
@@ -272,7 +280,13 @@ StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u,
     // Mean value theorem: |act_g'| on [g - Eg, g + Eg] is at most
     // min(L, |act_g'(g)| + curv Eg).
     const double Lg = std::min(L, slope + curv * Eg);
-    const double prop = kSlack * (Lg * (A + Eu) * Eg + (B + L * Eg) * Eu);
+    double prop = kSlack * (Lg * (A + Eu) * Eg + (B + L * Eg) * Eu);
+    if (n.gate_act_format) {
+      // The gate factor as evaluated in fp32 (at most B + L Eg, plus its
+      // activation_ulps), rounded to the format (BOUNDS.md 2.7).
+      const double factor = (B + L * Eg) * (1 + n.activation_ulps * 0x1p-23) + n.activation_ulps * 0x1p-149;
+      prop += kSlack * (unit_roundoff(*n.gate_act_format) * factor + rounding_floor(*n.gate_act_format)) * (A + Eu);
+    }
     double e = prop + n.activation_ulps * (0x1p-23 * (hmag + prop) + 0x1p-149);
     if (n.h_format != Format::f32) e += unit_roundoff(n.h_format) * (hmag + e) + rounding_floor(n.h_format);
     return e;
@@ -283,9 +297,11 @@ StageErr h_error(const ActivationSpec& a, const Numerics& n, double g, double u,
 // Stage 3: down projection, combine and output rounding (BOUNDS.md 2.3-2.5).
 // The final rounding of y to the output format (BOUNDS.md: half an ulp of
 // |y| plus the format's floor), then the bounds of element idx.
+// already_rounded: the last add of the top-k sum rounded to the output
+// format, so storing it is exact.
 void store_with_output_rounding(const Numerics& n, const OracleResult& o, int64_t idx, double yr, double ye,
-                                Bounds& b) {
-  if (n.output_format != n.accumulator) {
+                                Bounds& b, bool already_rounded = false) {
+  if (n.output_format != n.accumulator && !already_rounded) {
     const double uo = unit_roundoff(n.output_format), fo = rounding_floor(n.output_format);
     const double ym = std::fabs(o.y_hi[idx]) + o.err[idx];
     yr += uo * (ym + yr) + fo;
@@ -309,6 +325,13 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
   const int64_t fold_depth = dd + (n.down.fma ? s.k : 2 * s.k);
   const double inflate = 1 + static_cast<double>(s.I + 2) * 0x1p-52;
   const bool expert_round = n.expert_out_format != n.accumulator;
+  const bool weighted = n.combine == Combine::weighted_expert_outputs;
+  const bool h_weighted = n.combine == Combine::weighted_h;
+  // An add in a narrower format is an accumulator add rounded again, a
+  // double rounding (BOUNDS.md 2.7): u_f + u (1 + u_f), floors eta + floor_f.
+  const double sum_u = n.topk_sum_format ? unit_roundoff(*n.topk_sum_format) * (1 + un.u) + un.u : 0;
+  const double sum_floor = n.topk_sum_format ? rounding_floor(*n.topk_sum_format) + un.eta : 0;
+  const bool sum_is_output = n.topk_sum_format == n.output_format;
 #pragma omp parallel
   {
     std::vector<double> d(s.I);
@@ -320,18 +343,30 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
       for (int64_t j = 0; j < s.k; ++j) {
         const int64_t tj = t * s.k + j;
         decode_row(c.w2, c.slot_of(c.id(t, j)), i, d.data());
+        const double w = std::fabs(static_cast<double>(c.weight(t, j)));
         double cj = 0, pr = 0, pe = 0, yj = 0;
         for (int64_t q = 0; q < s.I; ++q) {
           const double a = std::fabs(d[q]);
-          cj += a * std::fabs(o.h[tj * s.I + q]);
-          pr += a * ehr[tj * s.I + q] + (un.wd.floor + un.wd.tile_rel * a + un.wd.tile_floor) *
-                                            (std::fabs(o.h[tj * s.I + q]) + ehr[tj * s.I + q]);
-          pe += a * ehe[tj * s.I + q];
-          yj += d[q] * o.h[tj * s.I + q];
+          double hv = o.h[tj * s.I + q], er = ehr[tj * s.I + q], ee = ehe[tj * s.I + q];
+          if (h_weighted) {
+            // h' = RN_h(fl(w h)): the weight scales h and its error, then an
+            // accumulator rounding and, narrower, an h_format one (BOUNDS.md 2.7).
+            const double m = w * std::fabs(hv);
+            er = w * er + un.u * (m + w * er) + un.eta;
+            ee = w * ee + un.u * (m + w * ee) + un.eta;
+            if (n.h_format != n.accumulator) {
+              er += unit_roundoff(n.h_format) * (m + er) + rounding_floor(n.h_format);
+              ee += unit_roundoff(n.h_format) * (m + ee) + rounding_floor(n.h_format);
+            }
+            hv *= static_cast<double>(c.weight(t, j));
+          }
+          cj += a * std::fabs(hv);
+          pr += a * er + (un.wd.floor + un.wd.tile_rel * a + un.wd.tile_floor) * (std::fabs(hv) + er);
+          pe += a * ee;
+          yj += d[q] * hv;
         }
         cj *= inflate;
         pr *= inflate;
-        const double w = std::fabs(static_cast<double>(c.weight(t, j)));
         const double ef = epilogue_floor(un, c.w2.format, d.data(), s.I);
         if (fold) {
           C += w * cj;
@@ -342,15 +377,23 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
         const double ay = std::fabs(yj) + static_cast<double>(s.I + 2) * 0x1p-52 * cj;
         double ejr = pr + gamma_n(static_cast<double>(dd), un.u) * (cj + pr) + static_cast<double>(s.I * dd) * un.eta + ef;
         double eje = pe + gamma_prob(static_cast<double>(dd), un.u) * (cj + pe) + ef;
+        double my = ay;  // |y_j|, or |w_j y_j| once the weight is in (weighted)
+        if (weighted) {
+          // fl(w_j acc_j) in the epilogue: one accumulator rounding (BOUNDS.md 2.7).
+          my = w * ay;
+          ejr = w * ejr + un.u * (my + w * ejr) + un.eta;
+          eje = w * eje + un.u * (my + w * eje) + un.eta;
+        }
         if (expert_round) {
           const double ue = unit_roundoff(n.expert_out_format), fe = rounding_floor(n.expert_out_format);
-          ejr += ue * (ay + ejr) + fe;
-          eje += ue * (ay + eje) + fe;
+          ejr += ue * (my + ejr) + fe;
+          eje += ue * (my + eje) + fe;
         }
-        Er += w * ejr;
-        Ee += w * eje;
-        Ar += w * (ay + ejr);
-        Ae += w * (ay + eje);
+        const double wj = weighted || h_weighted ? 1 : w;  // already in
+        Er += wj * ejr;
+        Ee += wj * eje;
+        Ar += wj * (my + ejr);
+        Ae += wj * (my + eje);
       }
       double yr, ye;
       if (fold) {
@@ -358,11 +401,15 @@ Bounds derive_down_bounds(const Case& c, const OracleResult& o, const Numerics& 
              static_cast<double>(s.k * s.I * fold_depth) * un.eta;
         ye = Pe + gamma_prob(static_cast<double>(fold_depth), un.u) * (C + Pe);
       } else {
-        // y = sum_j w_j y_j sequentially: a product and an add per expert.
-        yr = Er + gamma_n(static_cast<double>(s.k + 1), un.u) * Ar + static_cast<double>(2 * s.k) * un.eta;
-        ye = Ee + gamma_prob(static_cast<double>(s.k + 1), un.u) * Ae;
+        // y = sum_j w_j y_j: a product and an add per expert, the adds in
+        // the top-k sum's format; weighted: the k adds only (BOUNDS.md 2.7).
+        const bool in = weighted || h_weighted;
+        const double m = static_cast<double>(in ? s.k : s.k + 1);
+        const double floors = static_cast<double>(in ? s.k : 2 * s.k) * std::max(un.eta, sum_floor);
+        yr = Er + gamma_n(m, std::max(un.u, sum_u)) * Ar + floors;
+        ye = Ee + gamma_prob(m, std::max(un.u, sum_u)) * Ae;
       }
-      store_with_output_rounding(n, o, idx, yr, ye, b);
+      store_with_output_rounding(n, o, idx, yr, ye, b, !fold && sum_is_output);
     }
   }
   return b;
@@ -528,6 +575,11 @@ RequantError requant_error(Format f, int block, RequantScale scale) {
 }
 
 Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
+  if (ordered(n.down) && (n.combine == Combine::weighted_expert_outputs || n.combine == Combine::weighted_h ||
+                          n.topk_sum_format))
+    throw InputError("no bound is derived yet for a declared down order (chunk > 0) with " +
+                     std::string(n.topk_sum_format ? "topk_sum_format" : "a weighted combine") +
+                     ": declare the down order unspecified (chunk 0)");
   const Shape& s = c.shape;
   const Units un = units(c, n);
   const int64_t tki = s.T * s.k * s.I;
@@ -613,6 +665,10 @@ Bounds derive_bounds(const Case& c, const OracleResult& o, const Numerics& n) {
           const double f = epilogue_floor(un, c.w13.format, row.data(), s.H);
           e.r += f, e.e += f;
         }
+      }
+      if (n.gate_up_format) {
+        eg = round_stage(eg, *n.gate_up_format, std::fabs(o.g[idx]) * kSlack);
+        eu = round_stage(eu, *n.gate_up_format, std::fabs(o.u[idx]) * kSlack);
       }
       const double hmag = std::fabs(o.h[idx]) * kSlack + o.h_err[idx];
       const StageErr eh = h_error(c.act, n, o.g[idx], o.u[idx], hmag, eg, eu);

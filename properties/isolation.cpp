@@ -107,7 +107,8 @@ std::string exactness_obstacle(const Case& c, const OracleResult& o, const Numer
   for (double v : o.h) hmax = std::max(hmax, std::fabs(v));
   // ... and 2^-q itself must be representable (no underflow to the subnormal quantum).
   std::vector<Format> sums = {n.accumulator, n.output_format};
-  if (n.combine == Combine::per_expert_outputs) sums.push_back(n.expert_out_format);
+  if (n.combine != Combine::fold_partials) sums.push_back(n.expert_out_format);
+  if (n.topk_sum_format) sums.push_back(*n.topk_sum_format);
   for (Format f : sums)
     if (-q < 1 - mini_spec(f).bias - mini_spec(f).mbits)
       return "routing weights below " + std::string(format_name(f)) + "'s smallest subnormal";
@@ -115,8 +116,12 @@ std::string exactness_obstacle(const Case& c, const OracleResult& o, const Numer
   if (gmax > acc || hmax > acc || cmax > acc) return "values exceed the accumulator's exact integers";
   if (hmax > exact_range(n.h_format)) return "h exceeds the exact integers of h's format";
   if (cmax > exact_range(n.output_format)) return "outputs exceed the output format's exact integers";
-  if (n.combine == Combine::per_expert_outputs && cmax > exact_range(n.expert_out_format))
+  if (n.combine != Combine::fold_partials && cmax > exact_range(n.expert_out_format))
     return "per-expert outputs exceed their format's exact integers";
+  // g, u and the gate factor (g itself when bilinear) rounded on their own.
+  for (auto f : {n.gate_up_format, n.gate_act_format})
+    if (f && gmax > exact_range(*f)) return "g or u exceed the exact integers of " + std::string(format_name(*f));
+  if (n.topk_sum_format && cmax > exact_range(*n.topk_sum_format)) return "outputs exceed the top-k sum's exact integers";
   return "";
 }
 

@@ -223,7 +223,8 @@ std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Var
   const Numerics n = v.numerics(c);
   auto narrow = [](std::optional<Format> f) { return f && (*f == Format::f16 || *f == Format::e5m2); };
   const bool nan_possible = narrow(n.h_format) || narrow(n.expert_out_format) || narrow(n.x_requant) ||
-                            narrow(n.h_requant) || narrow(n.weight_tile_format) || sub.may_overflow(v);
+                            narrow(n.h_requant) || narrow(n.weight_tile_format) || narrow(n.gate_up_format) ||
+                            narrow(n.gate_act_format) || narrow(n.topk_sum_format) || sub.may_overflow(v);
   if (!nan_possible)
     for (int64_t i = 0; i < s.T * s.H; ++i)
       if (std::isnan(code_value(full, yf, i))) {

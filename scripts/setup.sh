@@ -26,6 +26,7 @@ packages=(
   clang
   libclang-rt-14-dev
   chromium
+  python3-torch
 )
 
 installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }

@@ -5,9 +5,15 @@
 #include <memory>
 #include <vector>
 
-#include "core/error.hpp"
-#include "kernels/plugin_api.hpp"
+#include <moecheck/core/error.hpp>
+#include <moecheck/kernels/plugin_api.hpp>
+
 #include "sequential.hpp"
+
+// 1: a copy that never writes the last output (its test must see it fail).
+#ifndef EXAMPLE_LEAVE_LAST_UNWRITTEN
+#define EXAMPLE_LEAVE_LAST_UNWRITTEN 0
+#endif
 
 #if EXAMPLE_WITH_CUDA
 #include <cuda_runtime.h>
@@ -20,7 +26,9 @@ namespace example {
 
 class Sequential final : public moecheck::Variant {
  public:
-  std::string name() const override { return "example_sequential"; }
+  std::string name() const override {
+    return EXAMPLE_LEAVE_LAST_UNWRITTEN ? "example_sequential_unwritten" : "example_sequential";
+  }
   std::string family() const override { return "example"; }
   std::string description() const override {
     return "plugin template: one thread per element, sequential fp32 fma chains, h in fp32";
@@ -79,8 +87,11 @@ class Sequential final : public moecheck::Variant {
       h[idx] = h_element(x, w13, c.act, c.layout, s.H, s.I, tj / s.k, slots[tj], n);
     }
     const int64_t yb = moecheck::format_bits(c.y_format) / 8;
-    y.assign(static_cast<size_t>(s.T * s.H * yb), 0);  // (T, H) codes of y_format, little endian
-    for (int64_t idx = 0; idx < s.T * s.H; ++idx) {
+    // (T, H) codes of y_format, little endian. resize, not assign: the
+    // caller fills y with NaN codes first, so an element this code never
+    // writes fails as unwritten instead of reading as 0.
+    y.resize(static_cast<size_t>(s.T * s.H * yb), 0xFF);
+    for (int64_t idx = 0; idx < s.T * s.H - EXAMPLE_LEAVE_LAST_UNWRITTEN; ++idx) {
       const float v = y_element(h.data(), w2, slots.data(), c.topk_weights.data(), s.H, s.I, s.k, idx / s.H,
                                 idx % s.H);
       const uint32_t code = moecheck::f32_to_code(c.y_format, v);

@@ -5,8 +5,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <moecheck/kernels/variant.hpp>
+
 #include "sequential.hpp"
-#include "kernels/variant.hpp"
 
 namespace example {
 namespace {

@@ -7,9 +7,12 @@
 
 #include <cstdint>
 
-#include "core/formats.hpp"
-#include "core/problem.hpp"
-#include "kernels/activation.hpp"
+#include <moecheck/core/formats.hpp>
+#include <moecheck/core/problem.hpp>
+#include <moecheck/kernels/activation.hpp>
+
+// Host and device code alike: CMakeLists.txt asks for C++20 from g++ and nvcc.
+static_assert(__cplusplus >= 202002L, "the plugin template compiles as C++20 (see CMakeLists.txt)");
 
 namespace example {
 
