@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "oracle/up.hpp"
+
 namespace moecheck {
 namespace {
 
@@ -127,14 +129,14 @@ double mp_add_sum(const ExactSum& s, MpWide& out) {
     const bool rest = l == s.levels;
     mpfr_set_d(raw(term), rest ? s.rest : s.level[l], MPFR_RNDN);  // exact
     mpfr_mul_2si(raw(term), raw(term), rest ? s.rest_exp : s.level_exp[l], MPFR_RNDN);  // exact
-    if (mpfr_add(raw(out), raw(out), raw(term), MPFR_RNDN) != 0) bound += half_ulp_bound(raw(out));
+    if (mpfr_add(raw(out), raw(out), raw(term), MPFR_RNDN) != 0) bound = add_up(bound, half_ulp_bound(raw(out)));
   }
   if (!s.exact()) {
     MpWide b;
     mpfr_set_d(raw(b), s.rest_bound, MPFR_RNDU);
     mpfr_mul_2si(raw(b), raw(b), s.rest_exp, MPFR_RNDU);
     const double rb = mpfr_get_d(raw(b), MPFR_RNDU);
-    bound += rb > 0 ? rb : 0x1p-1074;
+    bound = add_up(bound, rb > 0 ? rb : 0x1p-1074);
   }
   return bound;
 }
@@ -185,12 +187,15 @@ double activation_mp(const ActivationSpec& a, const MpWide& g, const MpWide& u, 
     bound = kTiny;
   } else {
     rel += rel_after(ops.inexact, p);
-    bound = rel == 0 ? 0 : (rel * 1.01) * abs_d(raw(h));
+    // rel is a relative bound with 1% to spare over its own roundings (all
+    // in the normal range); |h| may be tiny, so the product rounds upward.
+    bound = rel == 0 ? 0 : mul_up(rel * 1.01, abs_d(raw(h)));
   }
   if (eg > 0 || eu > 0) {
     // |act(g+dg, u+du) - act(g, u)| <= L (|u| + eu) eg + (|g| + eg) eu.
     const double L = act_gate_lipschitz(a.kind);
-    bound += 1.01 * (L * (umag + eu) * eg + (gmag + eg) * eu);
+    const double prop = add_up(mul_up(mul_up(L, add_up(umag, eu)), eg), mul_up(add_up(gmag, eg), eu));
+    bound = add_up(bound, prop);
   }
   return bound;
 }

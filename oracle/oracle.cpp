@@ -11,6 +11,7 @@
 #include "oracle/extract_dot.hpp"
 #include "oracle/mp.hpp"
 #include "oracle/rows.hpp"
+#include "oracle/up.hpp"
 #include "oracle/vec.hpp"
 
 namespace moecheck {
@@ -146,6 +147,7 @@ struct Layer {
   std::vector<double> vpart;  // (T, k, m, I) parts of 2^S_t w_j h_j[n]
   std::vector<double> vabs;   // (T, k, I) 2^S_t |w_j h_j[n]|
   std::vector<double> verr;   // (T, k, I) bound on |w_j h_true - 2^-S_t sum of parts| (unscaled)
+  std::vector<char> verr_any;  // (T) some verr of the token is nonzero
 };
 
 // Splits 2^S v, v = w_j * h (exact in MpWide), into plan.parts doubles;
@@ -203,9 +205,23 @@ void split_phase(Layer& L, OracleResult& o) {
     MpAct hs;
     mpfr_mul_2si(raw(hs), raw(L.h[idx]), S, MPFR_RNDN);  // exact
     L.vabs[idx] = std::fabs(mpfr_get_d(raw(hs), MPFR_RNDN) * static_cast<double>(w));
-    L.verr[idx] = std::fabs(static_cast<double>(w)) * o.h_err[idx] + tail;
+    L.verr[idx] = add_up(mul_up(std::fabs(static_cast<double>(w)), o.h_err[idx]), tail);
     if (std::isnan(o.h_err[idx])) L.verr[idx] = kNaN;
   }
+  const int64_t KI = s.k * s.I;
+  L.verr_any.assign(static_cast<size_t>(s.T), 0);
+  for (int64_t t = 0; t < s.T; ++t)
+    L.verr_any[t] = std::any_of(&L.verr[t * KI], &L.verr[t * KI] + KI, [](double e) { return e != 0; });
+}
+
+// Upper bound on sum_q |D_q| verr_q from s, its round-to-nearest double sum
+// over N products (BOUNDS.md 1.5): the additions of nonnegative terms make s
+// at most (1 - 2^-53)^(N-1) too small, each product is at most its rounded
+// value times (1 + 2^-53) plus 2^-1074 (underflow). 0 when every verr is.
+double down_err_sum(double s, int64_t N, bool any) {
+  if (!any) return 0;
+  const double inflate = 1 + static_cast<double>(N + 2) * 0x1p-52;  // exact
+  return add_up(mul_up(s, inflate), static_cast<double>(N) * 0x1p-1074);
 }
 
 void gate_up_phase(Layer& L, OracleResult& o) {
@@ -294,9 +310,6 @@ bool fused_part(const Layer& L, const double* d, int64_t t, int p, double cond, 
 void down_phase(Layer& L, OracleResult& o) {
   const Shape& s = L.s;
   const int64_t total = s.T * s.H, KI = s.k * s.I;
-  // The double sums of |D| |v| and |D| verr have relative error below
-  // (k I + 2) 2^-53; inflating by twice that keeps `err` an upper bound.
-  const double inflate = 1 + static_cast<double>(KI + 2) * 0x1p-52;
 #pragma omp parallel
   {
     std::vector<double> d(static_cast<size_t>(KI));  // (k, I) rows i of D_{e_j}
@@ -318,7 +331,7 @@ void down_phase(Layer& L, OracleResult& o) {
       for (int p = 0; p < L.plan.parts; ++p) {
         Extracted e;
         if (!L.plan.two_prod && fused_part(L, d.data(), t, p, cond, e)) {
-          bound += mp_add_sum(levels_sum(e, 2), y);
+          bound = add_up(bound, mp_add_sum(levels_sum(e, 2), y));
           continue;
         }
         int64_t maxp = 0, maxe = 0;
@@ -328,15 +341,14 @@ void down_phase(Layer& L, OracleResult& o) {
           abs_sum += mul_into(&d[j * s.I], vp, &prod[j * s.I], s.I, maxp);
           if (L.plan.two_prod) two_prod_err(&d[j * s.I], vp, &prod[j * s.I], &perr[j * s.I], s.I, maxe);
         }
-        bound += mp_add_sum(exact_sum(prod.data(), KI, maxp, abs_sum * (1 + 0x1p-40)), y);
-        if (L.plan.two_prod) bound += mp_add_sum(exact_sum(perr.data(), KI, maxe), y);
+        bound = add_up(bound, mp_add_sum(exact_sum(prod.data(), KI, maxp, abs_sum * (1 + 0x1p-40)), y));
+        if (L.plan.two_prod) bound = add_up(bound, mp_add_sum(exact_sum(perr.data(), KI, maxe), y));
       }
       mpfr_mul_2si(raw(y), raw(y), -S, MPFR_RNDN);  // exact
       bound = unscale_up(bound, S);
       const double rem = finish_output(y, o.y_hi[idx], o.y_lo[idx]);
       o.cond[idx] = std::ldexp(cond, static_cast<int>(-S));
-      o.err[idx] = ebound * inflate + bound + rem;
-      if (ebound == 0 && bound == 0 && rem == 0) o.err[idx] = 0;
+      o.err[idx] = add_up(add_up(down_err_sum(ebound, KI, L.verr_any[t]), bound), rem);
     }
   }
 }
@@ -370,7 +382,7 @@ OracleResult run_oracle(const Case& c, int threads) {
 
   const DownPlan plan = down_plan(c.w2.format);
   const int gate_bits = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format);
-  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}, {}, {}};
+  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}, {}, {}, {}};
   L.x.resize(th);
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t n = 0; n < s.H; ++n) L.x[t * s.H + n] = c.x_value(t, n);
