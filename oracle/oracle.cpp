@@ -13,6 +13,7 @@
 #include "oracle/rows.hpp"
 #include "oracle/up.hpp"
 #include "oracle/vec.hpp"
+#include "oracle/ziv.hpp"
 
 namespace moecheck {
 namespace {
@@ -256,16 +257,6 @@ void gate_up_phase(Layer& L, OracleResult& o) {
   }
 }
 
-// y[t, i] as hi + lo; returns |y - hi - lo|, rounded up.
-double finish_output(const MpWide& y, double& hi, double& lo) {
-  MpWide r;  // the subtractions are exact: hi and lo share y's bit grid
-  hi = mpfr_get_d(raw(y), MPFR_RNDN);
-  mpfr_sub_d(raw(r), raw(y), hi, MPFR_RNDN);
-  lo = mpfr_get_d(raw(r), MPFR_RNDN);
-  mpfr_sub_d(raw(r), raw(r), lo, MPFR_RNDN);
-  return std::fabs(mpfr_get_d(raw(r), MPFR_RNDA));
-}
-
 // 2^-S b rounded up (b >= 0).
 double unscale_up(double b, long S) {
   if (b == 0) return 0;
@@ -346,7 +337,7 @@ void down_phase(Layer& L, OracleResult& o) {
       }
       mpfr_mul_2si(raw(y), raw(y), -S, MPFR_RNDN);  // exact
       bound = unscale_up(bound, S);
-      const double rem = finish_output(y, o.y_hi[idx], o.y_lo[idx]);
+      const double rem = split_double_double(raw(y), o.y_hi[idx], o.y_lo[idx]);
       o.cond[idx] = std::ldexp(cond, static_cast<int>(-S));
       o.err[idx] = add_up(add_up(down_err_sum(ebound, KI, L.verr_any[t]), bound), rem);
     }
@@ -398,6 +389,7 @@ OracleResult run_oracle(const Case& c, int threads) {
   choose_scales(L);
   split_phase(L, o);
   down_phase(L, o);
+  refine_outputs(c, L.x, o);
   if (threads > 0) omp_set_num_threads(prev);
   return o;
 }

@@ -4,6 +4,7 @@
 // activation, layout, routing and value distribution.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "core/generate.hpp"
@@ -66,14 +67,48 @@ GenSpec cycling_spec(int i) {
   return g;
 }
 
-TEST(OracleCertified, ErrBoundsTrueErrorOver1e5Outputs_AllFormatsActivationsValues_H64to256_I1to5_k1to4) {
+// Also >= 100 certified bits relative to |y| on each, and exact zeros (the
+// cancel distribution with I even) certified with err = 0.
+TEST(OracleCertified, ErrBoundsTrueErrorAnd100BitsOver1e5Outputs_AllFormatsActivationsValues_H64to256_I1to5_k1to4) {
   const int64_t want = test::cases(20000, 100000, 400000);
   int64_t checked = 0;
   for (int i = 0; checked < want; ++i) {
-    const std::string m = check(cycling_spec(i), 0, checked);
+    const std::string m = check(cycling_spec(i), 100, checked);
     ASSERT_EQ(m, "") << "cycling case " << i;
   }
   RecordProperty("outputs", std::to_string(checked));
+}
+
+// Two neurons whose h differ by about 2^-e relative (their up values 1 and
+// 1 + 2^-e, or their gate values 0.75 and 0.75 + 2^-e), against down columns
+// 1 and -1: |y| / c ~ 2^-(e+1), down to 2^-120. Every output must keep >= 100
+// bits relative to |y| (Ziv refinement, BOUNDS.md 1.6).
+Case deep_cancellation(Activation a, int e, bool in_gate) {
+  test::DirectCase d;
+  d.shape = {1, 2, 2, 1, 1};
+  d.act.kind = a;
+  d.x_format = Format::f32;
+  d.x = {1.0f, std::ldexp(1.0f, -e)};
+  // (2I, H) = gate rows 0, 1 then up rows 0, 1.
+  d.w13 = {0.75f, 0.0f, 0.75f, in_gate ? 1.0f : 0.0f, 1.0f, 0.0f, 1.0f, in_gate ? 0.0f : 1.0f};
+  d.w2 = {1.0f, -1.0f, 0.5f, -0.5f};  // (H, I)
+  d.ids = {0};
+  d.weights_route = {1.0f};
+  return test::build_case(d);
+}
+
+TEST(OracleCertified, AtLeast100BitsUnderDeepCancellation_yOverC_2pow_m21_to_m120_AllActivations_f32x_bf16w) {
+  for (Activation a : {Activation::swiglu, Activation::geglu, Activation::swiglu_clamped, Activation::bilinear})
+    for (int e : {20, 40, 60, 80, 100, 119})
+      for (bool in_gate : {false, true}) {
+        const Case c = deep_cancellation(a, e, in_gate);
+        const OracleResult o = run_oracle(c, 1);
+        int64_t n = 0;
+        EXPECT_EQ(test::check_independent(c, o, 100, n), "")
+            << activation_name(a) << " e=" << e << (in_gate ? " (gate)" : " (up)");
+        for (size_t i = 0; i < o.y_hi.size(); ++i)
+          EXPECT_LE(std::fabs(o.y_hi[i]), std::ldexp(o.cond[i], -e + 1)) << "not a deep cancellation";
+      }
 }
 
 }  // namespace

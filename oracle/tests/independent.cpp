@@ -190,7 +190,8 @@ std::string compare(const Case& c, const OracleResult& o, int64_t t, int64_t i, 
     m << "|y_true - y_hi - y_lo| = " << mpfr_get_d(d[0], MPFR_RNDN) << " > err + slack " << slack;
   else if (min_bits > 0 && mpfr_zero_p(y) && (o.err[idx] != 0 || o.y_hi[idx] != 0))
     m << "exact zero not certified as exact (err > 0)";
-  else if (min_bits > 0 && !mpfr_zero_p(y) && o.err[idx] > std::ldexp(std::fabs(o.y_hi[idx]), -min_bits))
+  else if (min_bits > 0 && !mpfr_zero_p(y) && std::fabs(o.y_hi[idx]) >= 0x1p-916 &&
+           o.err[idx] > std::ldexp(std::fabs(o.y_hi[idx]), -min_bits))
     m << "fewer than " << min_bits << " certified bits: err/|y| = " << o.err[idx] / std::fabs(o.y_hi[idx]);
   return m.str().empty() ? "" : where(c, o, t, i, m.str().c_str());
 }

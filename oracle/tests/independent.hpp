@@ -17,8 +17,8 @@ namespace moecheck::test {
 // Checks every finite oracle output of c against the independent
 // evaluation: |y_true - (y_hi + y_lo)| <= err, failing only where the
 // evaluation's own slack cannot explain the excess. With min_bits > 0 also
-// requires err <= 2^-min_bits |y| for y != 0 and err == 0 for y == 0 (exact
-// zero certified). Returns "" or a message naming the first failing element;
+// requires err <= 2^-min_bits |y| for |y| >= 2^-916 (below, the double-double
+// holds fewer bits) and err == 0 for y == 0 (exact zero certified). Returns "" or a message naming the first failing element;
 // `checked` counts the outputs compared.
 std::string check_independent(const Case& c, const OracleResult& o, int min_bits, int64_t& checked);
 
