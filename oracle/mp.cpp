@@ -95,6 +95,31 @@ double half_ulp_bound(mpfr_srcptr x) {
   return std::ldexp(1.0, static_cast<int>(e));
 }
 
+// h for a NaN or infinite g or u, by IEEE rules on the exact values
+// (BOUNDS.md 1.7): F(g) = g sigmoid(g) (silu) or g Phi(g) (gelu), with
+// sigmoid, Phi = 1 at +inf and 0 at -inf, so F(+inf) = +inf and F(-inf) =
+// -inf * 0 = NaN; F(g) of a finite g has g's sign (0 only at 0); h = F u with
+// inf * 0 = NaN. Neither g nor u is NaN. Clamped SwiGLU reaches here only for
+// g = -inf (NaN): every other infinity is clamped to a finite value. Bound 0
+// (exact) or NaN.
+double infinite_act(const ActivationSpec& a, mpfr_srcptr g, mpfr_srcptr u, mpfr_ptr h) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  if (a.kind == Activation::swiglu_clamped) {
+    mpfr_set_nan(h);
+    return kNaN;
+  }
+  Tmp f(2);
+  if (a.kind == Activation::bilinear)
+    mpfr_set(f, g, MPFR_RNDN);  // F(g) = g: only its class matters here
+  else if (mpfr_inf_p(g))
+    mpfr_set_inf(f, 1);
+  else
+    mpfr_set_si(f, mpfr_sgn(g), MPFR_RNDN);
+  if (mpfr_inf_p(g) && mpfr_sgn(g) < 0 && a.kind != Activation::bilinear) mpfr_set_nan(f);
+  mpfr_mul(h, f, u, MPFR_RNDN);  // g or u is infinite: h is +-inf or NaN
+  return mpfr_nan_p(h) ? kNaN : 0;
+}
+
 }  // namespace
 
 int act_precision_bits() {
@@ -161,6 +186,9 @@ double activation_at(const ActivationSpec& a, mpfr_srcptr g, mpfr_srcptr u, doub
     mpfr_set_nan(h);
     return std::numeric_limits<double>::quiet_NaN();
   }
+  if ((a.kind != Activation::swiglu_clamped && (mpfr_inf_p(g) || mpfr_inf_p(u))) ||
+      (a.kind == Activation::swiglu_clamped && mpfr_inf_p(g) && mpfr_sgn(g) < 0))
+    return infinite_act(a, g, u, h);
   double rel = 0;
   bool underflow = false;
   Tmp s(p);

@@ -225,6 +225,27 @@ double down_err_sum(double s, int64_t N, bool any) {
   return add_up(mul_up(s, inflate), static_cast<double>(N) * 0x1p-1074);
 }
 
+// out = sum_q row[q] x[q] by IEEE rules on the exact values, for a row or x
+// with a term that is not finite: +-inf, or NaN for a NaN, inf * 0 or
+// inf - inf (BOUNDS.md 1.7; finite products are exact, far from overflow).
+// Returns the bound on out: 0, or NaN.
+double ieee_dot(const Case& c, int64_t slot, int64_t r, const double* x, double* row, MpWide& out) {
+  decode_row(c.w13, slot, r, row);
+  bool pos = false, neg = false, nan = false;
+  for (int64_t q = 0; q < c.shape.H; ++q) {
+    const double p = row[q] * x[q];
+    nan |= std::isnan(p);
+    pos |= p == INFINITY;
+    neg |= p == -INFINITY;
+  }
+  if (nan || pos == neg) {  // pos == neg == false cannot happen: exact_sum saw a non-finite term
+    mpfr_set_nan(raw(out));
+    return kNaN;
+  }
+  mpfr_set_inf(raw(out), pos ? 1 : -1);
+  return 0;
+}
+
 void gate_up_phase(Layer& L, OracleResult& o) {
   const Shape& s = L.s;
   const int64_t total = s.T * s.k * s.I;
@@ -248,7 +269,9 @@ void gate_up_phase(Layer& L, OracleResult& o) {
         decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w2.data());
         gs = buf.gate.sum(buf.w.data(), x, s.H, buf.up, buf.w2.data(), us, o.g_cond[idx], o.u_cond[idx], buf.prod.data());
       }
-      const double eg = mp_from_sum(gs, gw), eu = mp_from_sum(us, uw);
+      double eg = mp_from_sum(gs, gw), eu = mp_from_sum(us, uw);
+      if (!gs.finite) eg = ieee_dot(L.c, slot, gate_row(L.c.layout, s.I, n), x, buf.w.data(), gw);
+      if (!us.finite) eu = ieee_dot(L.c, slot, up_row(L.c.layout, s.I, n), x, buf.w.data(), uw);
       o.g[idx] = mpfr_get_d(raw(gw), MPFR_RNDN);
       o.u[idx] = mpfr_get_d(raw(uw), MPFR_RNDN);
       o.h_err[idx] = activation_mp(L.c.act, gw, uw, eg, eu, L.h[idx]);
@@ -270,6 +293,36 @@ int ceil_log2(int64_t n) {
   int l = 0;
   while ((int64_t{1} << l) < n) ++l;
   return l;
+}
+
+// y[t, i] when some term w_j D[i, n] h_j[n] is not finite: IEEE rules on the
+// exact values of y = sum_j w_j (sum_n D h), with inf * 0 and inf - inf NaN
+// (BOUNDS.md 1.7): +-inf with y_lo = err = 0, or NaN in y, err and cond.
+// False when every term is finite after all (the exact path then runs).
+bool ieee_output(const Layer& L, const double* d, int64_t t, int64_t idx, OracleResult& o) {
+  const Shape& s = L.s;
+  bool pos = false, neg = false, nan = false;
+  for (int64_t j = 0; j < s.k; ++j) {
+    bool ip = false, in = false;
+    for (int64_t n = 0; n < s.I; ++n) {
+      const mpfr_srcptr h = raw(L.h[(t * s.k + j) * s.I + n]);
+      // h's class: its sign stands for a finite nonzero value (only classes matter here).
+      const double hc = mpfr_nan_p(h) ? kNaN : mpfr_inf_p(h) ? mpfr_sgn(h) * INFINITY : mpfr_sgn(h);
+      const double p = d[j * s.I + n] * hc;
+      nan |= std::isnan(p);
+      ip |= p == INFINITY;
+      in |= p == -INFINITY;
+    }
+    const double w = static_cast<double>(L.c.weight(t, j));  // finite (validate)
+    nan |= (ip && in) || ((ip || in) && w == 0);
+    if (w != 0) (ip ? (w > 0 ? pos : neg) : (w > 0 ? neg : pos)) |= ip || in;
+  }
+  if (!nan && !pos && !neg) return false;
+  const double y = nan || (pos && neg) ? kNaN : (pos ? INFINITY : -INFINITY);
+  o.y_hi[idx] = y;
+  o.y_lo[idx] = o.err[idx] = std::isnan(y) ? kNaN : 0;
+  o.cond[idx] = std::isnan(y) ? kNaN : INFINITY;
+  return true;
 }
 
 // Part p of w_j h_j against the rows d (k, I) of output (t, i), in one fused
@@ -313,10 +366,7 @@ void down_phase(Layer& L, OracleResult& o) {
       double cond = 0, ebound = 0;  // cond in 2^S units
       for (int64_t j = 0; j < s.k; ++j) decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
       abs_dot2_rows(d.data(), &L.vabs[t * KI], &L.verr[t * KI], s.k, s.I, cond, ebound);
-      if (std::isnan(ebound)) {  // a NaN h (x or a weight not finite upstream) or 0 * inf: y is NaN too
-        o.y_hi[idx] = o.y_lo[idx] = o.err[idx] = o.cond[idx] = kNaN;
-        continue;
-      }
+      if ((!std::isfinite(cond) || std::isnan(ebound)) && ieee_output(L, d.data(), t, idx, o)) continue;
       mpfr_set_zero(raw(y), 1);
       double bound = 0;
       for (int p = 0; p < L.plan.parts; ++p) {
