@@ -49,6 +49,28 @@ TEST(Metrics, OneUlpOffIsFoundWithItsIndex) {
   EXPECT_EQ(m.frac_correctly_rounded, 1.0 - 1.0 / static_cast<double>(y.size()));
 }
 
+// Outputs that cancel to exactly 0 (cancel distribution, I even): a kernel's
+// residue of 2^-20 is a huge ulp distance from 0 but no measure of accuracy,
+// so max ulps leaves it out, as relative error does; it still counts as not
+// correctly rounded and in u*c units.
+TEST(Metrics, MaxUlpsLeavesOutCancellationResidues_Cancel_I16_bf16) {
+  GenSpec spec;
+  spec.shape = {1, 32, 16, 4, 2};
+  spec.values = ValueDist::cancel;
+  spec.seed = 8;
+  const OracleResult o = run_oracle(generate_case(spec));
+  std::vector<double> y = rounded(o, Format::bf16);
+  ASSERT_EQ(o.y_hi[3], 0.0);
+  ASSERT_GT(o.cond[3], 0.0);
+  y[3] = 0x1p-20;
+  const Metrics m = compute_metrics(o, y, Format::bf16, nullptr);
+  EXPECT_EQ(m.rel_count, 0);
+  EXPECT_EQ(m.max_ulps, 0);
+  EXPECT_EQ(m.max_ulps_index, -1);
+  EXPECT_EQ(m.frac_correctly_rounded, 1.0 - 1.0 / static_cast<double>(y.size()));
+  EXPECT_EQ(m.max_ucond_index, 3);
+}
+
 TEST(Metrics, ViolationsAgainstBounds) {
   const OracleResult o = small_oracle(5);
   std::vector<double> y = rounded(o, Format::f32);
