@@ -22,8 +22,8 @@ constexpr mpfr_prec_t kFactorBits = 2400;
 // products spanning ~450 binades): exact at this precision in practice; a
 // rounding is bounded all the same (class_coefs).
 constexpr mpfr_prec_t kCoefBits = 4000;
-// Tried first: the coefficients of structural cancellations (a few short
-// terms) are exact at this precision, and an add at 4000 bits costs ~15x more.
+// Tried first: coefficients of a few short terms are exact at this
+// precision, and an add costs in proportion to the precision.
 constexpr mpfr_prec_t kShortCoefBits = 320;
 
 struct MpVec {  // MPFR values with their lifetime
