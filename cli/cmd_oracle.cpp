@@ -49,7 +49,7 @@ void run_oracle_cmd(const OracleArgs& a) {
   f.metadata["moecheck.oracle"] = "1";
   f.metadata["y"] =
       "y = y_hi + y_lo exactly (double-double); |y_true - y| <= err (certified, rounded upward); err <= 2^-100 |y| "
-      "wherever |y| >= 2^-916, err = 0 for exact zeros; non-finite inputs by IEEE rules on the exact values (+-inf "
+      "wherever |y| >= 2^-916 and |y| >= ~2^-690 of its grouped condition, err = 0 for exact zeros; non-finite inputs by IEEE rules on the exact values (+-inf "
       "with err = 0; NaN only from NaN, inf * 0, inf - inf); cond = sum_j |w_j| sum_n |D[i,n]| |h_j[n]|";
   // The precision is not the outputs' accuracy (err is): say which it is.
   f.metadata["precision_bits"] = std::to_string(o.precision_bits);

@@ -25,9 +25,10 @@ struct OracleResult {
   // (T, H) y = y_hi + y_lo; y_hi = RN(y_oracle), y_lo = RN(y_oracle - y_hi).
   std::vector<double> y_hi, y_lo;
   // (T, H) certified bound on |y_true - (y_hi + y_lo)|, y_true the exact
-  // layer output, rounded upward; <= 2^-100 |y| wherever |y| >= 2^-916. 0
-  // where every step was exact (integer bilinear cases) and for exact zeros.
-  // +-inf outputs (IEEE rules on the exact values) have err 0.
+  // layer output, rounded upward; <= 2^-100 |y| wherever |y| >= 2^-916
+  // (reach: BOUNDS.md 1.6). 0 where every step was exact (integer bilinear
+  // cases) and for exact zeros; 0 for +-inf outputs (IEEE rules on the
+  // exact values).
   std::vector<double> err;
   // (T, H) c = sum_j |w_j| sum_n |D_{e_j}[i, n]| |h_j[n]|, evaluated in double
   // (relative accuracy ~ (k I + 2) 2^-53).

@@ -169,8 +169,11 @@ Coefs class_coefs(const Case& c, TokenTerms& tt, int64_t t, int64_t i, std::vect
       if (mpfr_add(coef[k], coef[k], prod[0], MPFR_RNDN) != 0) {
         if (!cerr) return Coefs::inexact;
         all_exact = false;
+        // Half an ulp at precision pc, <= |coef| 2^(1 - pc): that product may
+        // underflow a double, hence the step up.
         const int pc = static_cast<int>(mpfr_get_prec(coef[k]));
-        (*cerr)[k] = add_up((*cerr)[k], std::ldexp(std::fabs(mpfr_get_d(coef[k], MPFR_RNDA)), 1 - pc));
+        const double half_ulp = std::ldexp(std::fabs(mpfr_get_d(coef[k], MPFR_RNDA)), 1 - pc);
+        (*cerr)[k] = add_up((*cerr)[k], std::nextafter(half_ulp, INFINITY));
       }
     }
   }
