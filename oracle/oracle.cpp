@@ -315,7 +315,7 @@ bool ieee_output(const Layer& L, const double* d, int64_t t, int64_t idx, Oracle
     }
     const double w = static_cast<double>(L.c.weight(t, j));  // finite (validate)
     nan |= (ip && in) || ((ip || in) && w == 0);
-    if (w != 0) (ip ? (w > 0 ? pos : neg) : (w > 0 ? neg : pos)) |= ip || in;
+    if (w != 0 && ip != in) (ip == (w > 0) ? pos : neg) = true;  // w_j times +inf or -inf
   }
   if (!nan && !pos && !neg) return false;
   const double y = nan || (pos && neg) ? kNaN : (pos ? INFINITY : -INFINITY);
