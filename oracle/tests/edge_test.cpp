@@ -253,6 +253,7 @@ TEST(OracleEdge, TotalCancellationIsExactlyZero) {
       for (size_t i = 0; i < o.y_hi.size(); ++i) {
         EXPECT_EQ(o.y_hi[i], 0.0) << activation_name(a) << " seed " << seed << " i " << i;
         EXPECT_EQ(o.y_lo[i], 0.0);
+        EXPECT_EQ(o.err[i], 0.0) << "an exact zero is certified exact (BOUNDS.md 1.6)";
         EXPECT_GT(o.cond[i], 0.0);  // not all-zero data
       }
     }
