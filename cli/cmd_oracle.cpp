@@ -50,8 +50,15 @@ void run_oracle_cmd(const OracleArgs& a) {
   const Shape& s = c.shape;
   StFile f;
   f.metadata["moecheck.oracle"] = "1";
-  f.metadata["y"] = "y = y_hi + y_lo exactly (double-double); |y_true - y| <= err; cond = sum_j |w_j| sum_n |D[i,n]| |h_j[n]|";
+  f.metadata["y"] =
+      "y = y_hi + y_lo exactly (double-double); |y_true - y| <= err (certified, rounded upward); err <= 2^-100 |y| "
+      "wherever |y| >= 2^-916 and |y| >= ~2^-690 of its grouped condition, err = 0 for exact zeros; non-finite inputs by IEEE rules on the exact values (+-inf "
+      "with err = 0; NaN only from NaN, inf * 0, inf - inf); cond = sum_j |w_j| sum_n |D[i,n]| |h_j[n]|";
+  // The precision is not the outputs' accuracy (err is): say which it is.
   f.metadata["precision_bits"] = std::to_string(o.precision_bits);
+  f.metadata["precision_bits.meaning"] =
+      "MPFR working precision of the activation (402 or 804 bits for outputs refined by Ziv's strategy); the "
+      "accuracy of each output is err";
   f.metadata["case_provenance"] = c.provenance;
   f.tensors["y_hi"] = f64_tensor(o.y_hi, s.T, s.H);
   f.tensors["y_lo"] = f64_tensor(o.y_lo, s.T, s.H);

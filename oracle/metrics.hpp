@@ -12,7 +12,9 @@
 //                  place of the output format between y and the correctly
 //                  rounded oracle value, ord the monotone integer order of
 //                  the format's codes (+0 and -0 are both 0). 0 means y is the
-//                  correctly rounded result.
+//                  correctly rounded result. Its max is taken where relative
+//                  error is (|y_o| >= 2^-12 c, y_o != 0): a cancellation
+//                  residue's ulps span binades or zero and measure nothing.
 //   bound ratio    |y - y_o| / (bound + err_o): the check is against the true
 //                  value, which the oracle only pins within err_o. A
 //                  violation is a ratio > 1 (or a NaN error).
@@ -20,7 +22,8 @@
 //   max of each, with its flat index (t * H + i); quantiles p50/p90/p99/p99.9
 //   of abs and u*c error (nearest rank); log2-bucketed histogram of the u*c
 //   error; rel_l2 = ||y - y_o||_2 / ||y_o||_2; cosine = <y, y_o> /
-//   (||y|| ||y_o||); frac_correctly_rounded = share of elements with ulps 0;
+//   (||y|| ||y_o||); frac_correctly_rounded = share of all elements with
+//   ulps 0 (residues included: being correctly rounded means the same there);
 //   nonfinite = elements where y is inf/NaN and y_o is finite.
 #pragma once
 
@@ -57,12 +60,12 @@ struct Metrics {
   int64_t max_ucond_index = -1;
   double max_rel = 0;
   int64_t max_rel_index = -1;
-  int64_t rel_count = 0;  // elements where the relative error is defined
+  int64_t rel_count = 0;  // elements where the relative error (and max ulps) is defined
   Quantiles abs_q, ucond_q;
   Log2Histogram ucond_hist;
   double rel_l2 = 0, cosine = 1;
   double frac_correctly_rounded = 0;
-  int64_t max_ulps = 0;
+  int64_t max_ulps = 0;  // over the rel_count elements only
   int64_t max_ulps_index = -1;
   // Only with bounds:
   int64_t violations = 0;

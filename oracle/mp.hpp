@@ -35,6 +35,11 @@ double mp_add_sum(const ExactSum& s, MpWide& acc);
 // (BOUNDS.md section 1.2). eg, eu: bounds on errors already in g, u (usually
 // 0); they are propagated with the activation's Lipschitz constants.
 double activation_mp(const ActivationSpec& a, const MpWide& g, const MpWide& u, double eg, double eu, MpAct& h);
+// The same at h's precision, whatever it is (the Ziv refinement, BOUNDS.md 1.6).
+double activation_at(const ActivationSpec& a, mpfr_srcptr g, mpfr_srcptr u, double eg, double eu, mpfr_ptr h);
+
+// y as hi + lo (hi = RN(y), lo = RN(y - hi)); returns |y - hi - lo| rounded up.
+double split_double_double(mpfr_srcptr y, double& hi, double& lo);
 
 // Global bounds on |d act / d g| per unit |u| (silu' <= 1.0999,
 // gelu' <= 1.1290, bilinear 1): used by the oracle and by derive_bounds.

@@ -11,7 +11,9 @@
 #include "oracle/extract_dot.hpp"
 #include "oracle/mp.hpp"
 #include "oracle/rows.hpp"
+#include "oracle/up.hpp"
 #include "oracle/vec.hpp"
+#include "oracle/ziv.hpp"
 
 namespace moecheck {
 namespace {
@@ -146,6 +148,7 @@ struct Layer {
   std::vector<double> vpart;  // (T, k, m, I) parts of 2^S_t w_j h_j[n]
   std::vector<double> vabs;   // (T, k, I) 2^S_t |w_j h_j[n]|
   std::vector<double> verr;   // (T, k, I) bound on |w_j h_true - 2^-S_t sum of parts| (unscaled)
+  std::vector<char> verr_any;  // (T) some verr of the token is nonzero
 };
 
 // Splits 2^S v, v = w_j * h (exact in MpWide), into plan.parts doubles;
@@ -203,9 +206,44 @@ void split_phase(Layer& L, OracleResult& o) {
     MpAct hs;
     mpfr_mul_2si(raw(hs), raw(L.h[idx]), S, MPFR_RNDN);  // exact
     L.vabs[idx] = std::fabs(mpfr_get_d(raw(hs), MPFR_RNDN) * static_cast<double>(w));
-    L.verr[idx] = std::fabs(static_cast<double>(w)) * o.h_err[idx] + tail;
+    L.verr[idx] = add_up(mul_up(std::fabs(static_cast<double>(w)), o.h_err[idx]), tail);
     if (std::isnan(o.h_err[idx])) L.verr[idx] = kNaN;
   }
+  const int64_t KI = s.k * s.I;
+  L.verr_any.assign(static_cast<size_t>(s.T), 0);
+  for (int64_t t = 0; t < s.T; ++t)
+    L.verr_any[t] = std::any_of(&L.verr[t * KI], &L.verr[t * KI] + KI, [](double e) { return e != 0; });
+}
+
+// Upper bound on sum_q |D_q| verr_q from s, its round-to-nearest double sum
+// over N products (BOUNDS.md 1.5): the additions of nonnegative terms make s
+// at most (1 - 2^-53)^(N-1) too small, each product is at most its rounded
+// value times (1 + 2^-53) plus 2^-1074 (underflow). 0 when every verr is.
+double down_err_sum(double s, int64_t N, bool any) {
+  if (!any) return 0;
+  const double inflate = 1 + static_cast<double>(N + 2) * 0x1p-52;  // exact
+  return add_up(mul_up(s, inflate), static_cast<double>(N) * 0x1p-1074);
+}
+
+// out = sum_q row[q] x[q] by IEEE rules on the exact values, for a row or x
+// with a term that is not finite: +-inf, or NaN for a NaN, inf * 0 or
+// inf - inf (BOUNDS.md 1.7; finite products are exact, far from overflow).
+// Returns the bound on out: 0, or NaN.
+double ieee_dot(const Case& c, int64_t slot, int64_t r, const double* x, double* row, MpWide& out) {
+  decode_row(c.w13, slot, r, row);
+  bool pos = false, neg = false, nan = false;
+  for (int64_t q = 0; q < c.shape.H; ++q) {
+    const double p = row[q] * x[q];
+    nan |= std::isnan(p);
+    pos |= p == INFINITY;
+    neg |= p == -INFINITY;
+  }
+  if (nan || pos == neg) {  // pos == neg == false cannot happen: exact_sum saw a non-finite term
+    mpfr_set_nan(raw(out));
+    return kNaN;
+  }
+  mpfr_set_inf(raw(out), pos ? 1 : -1);
+  return 0;
 }
 
 void gate_up_phase(Layer& L, OracleResult& o) {
@@ -231,23 +269,15 @@ void gate_up_phase(Layer& L, OracleResult& o) {
         decode_row(L.c.w13, slot, up_row(L.c.layout, s.I, n), buf.w2.data());
         gs = buf.gate.sum(buf.w.data(), x, s.H, buf.up, buf.w2.data(), us, o.g_cond[idx], o.u_cond[idx], buf.prod.data());
       }
-      const double eg = mp_from_sum(gs, gw), eu = mp_from_sum(us, uw);
+      double eg = mp_from_sum(gs, gw), eu = mp_from_sum(us, uw);
+      if (!gs.finite) eg = ieee_dot(L.c, slot, gate_row(L.c.layout, s.I, n), x, buf.w.data(), gw);
+      if (!us.finite) eu = ieee_dot(L.c, slot, up_row(L.c.layout, s.I, n), x, buf.w.data(), uw);
       o.g[idx] = mpfr_get_d(raw(gw), MPFR_RNDN);
       o.u[idx] = mpfr_get_d(raw(uw), MPFR_RNDN);
       o.h_err[idx] = activation_mp(L.c.act, gw, uw, eg, eu, L.h[idx]);
       o.h[idx] = mpfr_get_d(raw(L.h[idx]), MPFR_RNDN);
     }
   }
-}
-
-// y[t, i] as hi + lo; returns |y - hi - lo|, rounded up.
-double finish_output(const MpWide& y, double& hi, double& lo) {
-  MpWide r;  // the subtractions are exact: hi and lo share y's bit grid
-  hi = mpfr_get_d(raw(y), MPFR_RNDN);
-  mpfr_sub_d(raw(r), raw(y), hi, MPFR_RNDN);
-  lo = mpfr_get_d(raw(r), MPFR_RNDN);
-  mpfr_sub_d(raw(r), raw(r), lo, MPFR_RNDN);
-  return std::fabs(mpfr_get_d(raw(r), MPFR_RNDA));
 }
 
 // 2^-S b rounded up (b >= 0).
@@ -263,6 +293,36 @@ int ceil_log2(int64_t n) {
   int l = 0;
   while ((int64_t{1} << l) < n) ++l;
   return l;
+}
+
+// y[t, i] when some term w_j D[i, n] h_j[n] is not finite: IEEE rules on the
+// exact values of y = sum_j w_j (sum_n D h), with inf * 0 and inf - inf NaN
+// (BOUNDS.md 1.7): +-inf with y_lo = err = 0, or NaN in y, err and cond.
+// False when every term is finite after all (the exact path then runs).
+bool ieee_output(const Layer& L, const double* d, int64_t t, int64_t idx, OracleResult& o) {
+  const Shape& s = L.s;
+  bool pos = false, neg = false, nan = false;
+  for (int64_t j = 0; j < s.k; ++j) {
+    bool ip = false, in = false;
+    for (int64_t n = 0; n < s.I; ++n) {
+      const mpfr_srcptr h = raw(L.h[(t * s.k + j) * s.I + n]);
+      // h's class: its sign stands for a finite nonzero value (only classes matter here).
+      const double hc = mpfr_nan_p(h) ? kNaN : mpfr_inf_p(h) ? mpfr_sgn(h) * INFINITY : mpfr_sgn(h);
+      const double p = d[j * s.I + n] * hc;
+      nan |= std::isnan(p);
+      ip |= p == INFINITY;
+      in |= p == -INFINITY;
+    }
+    const double w = static_cast<double>(L.c.weight(t, j));  // finite (validate)
+    nan |= (ip && in) || ((ip || in) && w == 0);
+    if (w != 0 && ip != in) (ip == (w > 0) ? pos : neg) = true;  // w_j times +inf or -inf
+  }
+  if (!nan && !pos && !neg) return false;
+  const double y = nan || (pos && neg) ? kNaN : (pos ? INFINITY : -INFINITY);
+  o.y_hi[idx] = y;
+  o.y_lo[idx] = o.err[idx] = std::isnan(y) ? kNaN : 0;
+  o.cond[idx] = std::isnan(y) ? kNaN : INFINITY;
+  return true;
 }
 
 // Part p of w_j h_j against the rows d (k, I) of output (t, i), in one fused
@@ -294,9 +354,6 @@ bool fused_part(const Layer& L, const double* d, int64_t t, int p, double cond, 
 void down_phase(Layer& L, OracleResult& o) {
   const Shape& s = L.s;
   const int64_t total = s.T * s.H, KI = s.k * s.I;
-  // The double sums of |D| |v| and |D| verr have relative error below
-  // (k I + 2) 2^-53; inflating by twice that keeps `err` an upper bound.
-  const double inflate = 1 + static_cast<double>(KI + 2) * 0x1p-52;
 #pragma omp parallel
   {
     std::vector<double> d(static_cast<size_t>(KI));  // (k, I) rows i of D_{e_j}
@@ -309,16 +366,13 @@ void down_phase(Layer& L, OracleResult& o) {
       double cond = 0, ebound = 0;  // cond in 2^S units
       for (int64_t j = 0; j < s.k; ++j) decode_row(L.c.w2, L.c.slot_of(L.c.id(t, j)), i, &d[j * s.I]);
       abs_dot2_rows(d.data(), &L.vabs[t * KI], &L.verr[t * KI], s.k, s.I, cond, ebound);
-      if (std::isnan(ebound)) {  // a NaN h (x or a weight not finite upstream) or 0 * inf: y is NaN too
-        o.y_hi[idx] = o.y_lo[idx] = o.err[idx] = o.cond[idx] = kNaN;
-        continue;
-      }
+      if ((!std::isfinite(cond) || std::isnan(ebound)) && ieee_output(L, d.data(), t, idx, o)) continue;
       mpfr_set_zero(raw(y), 1);
       double bound = 0;
       for (int p = 0; p < L.plan.parts; ++p) {
         Extracted e;
         if (!L.plan.two_prod && fused_part(L, d.data(), t, p, cond, e)) {
-          bound += mp_add_sum(levels_sum(e, 2), y);
+          bound = add_up(bound, mp_add_sum(levels_sum(e, 2), y));
           continue;
         }
         int64_t maxp = 0, maxe = 0;
@@ -328,15 +382,14 @@ void down_phase(Layer& L, OracleResult& o) {
           abs_sum += mul_into(&d[j * s.I], vp, &prod[j * s.I], s.I, maxp);
           if (L.plan.two_prod) two_prod_err(&d[j * s.I], vp, &prod[j * s.I], &perr[j * s.I], s.I, maxe);
         }
-        bound += mp_add_sum(exact_sum(prod.data(), KI, maxp, abs_sum * (1 + 0x1p-40)), y);
-        if (L.plan.two_prod) bound += mp_add_sum(exact_sum(perr.data(), KI, maxe), y);
+        bound = add_up(bound, mp_add_sum(exact_sum(prod.data(), KI, maxp, abs_sum * (1 + 0x1p-40)), y));
+        if (L.plan.two_prod) bound = add_up(bound, mp_add_sum(exact_sum(perr.data(), KI, maxe), y));
       }
       mpfr_mul_2si(raw(y), raw(y), -S, MPFR_RNDN);  // exact
       bound = unscale_up(bound, S);
-      const double rem = finish_output(y, o.y_hi[idx], o.y_lo[idx]);
+      const double rem = split_double_double(raw(y), o.y_hi[idx], o.y_lo[idx]);
       o.cond[idx] = std::ldexp(cond, static_cast<int>(-S));
-      o.err[idx] = ebound * inflate + bound + rem;
-      if (ebound == 0 && bound == 0 && rem == 0) o.err[idx] = 0;
+      o.err[idx] = add_up(add_up(down_err_sum(ebound, KI, L.verr_any[t]), bound), rem);
     }
   }
 }
@@ -370,7 +423,7 @@ OracleResult run_oracle(const Case& c, int threads) {
 
   const DownPlan plan = down_plan(c.w2.format);
   const int gate_bits = weight_value_bits(c.w13.format) + format_precision_bits(c.x_format);
-  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}, {}, {}};
+  Layer L{c, s, plan.parts, plan, gate_bits > 53, gate_bits <= 24, {}, {}, {}, {}, {}, {}, {}};
   L.x.resize(th);
   for (int64_t t = 0; t < s.T; ++t)
     for (int64_t n = 0; n < s.H; ++n) L.x[t * s.H + n] = c.x_value(t, n);
@@ -386,6 +439,7 @@ OracleResult run_oracle(const Case& c, int threads) {
   choose_scales(L);
   split_phase(L, o);
   down_phase(L, o);
+  refine_outputs(c, L.x, o);
   if (threads > 0) omp_set_num_threads(prev);
   return o;
 }

@@ -1,12 +1,15 @@
-// The oracle: every output of a case to >= 100 correct bits with a certified
-// bound on its own error (oracle/BOUNDS.md section 1, oracle/README.md).
+// The oracle: every output of a case to >= 100 correct bits relative to |y|
+// (|y| >= 2^-916) with a certified bound on its own error (oracle/BOUNDS.md
+// section 1, oracle/README.md).
 //
 // Decoded inputs are exact binary numbers, so gate/up dot products are summed
 // exactly (exact products fed to exact_sum), the activation is evaluated in
-// MPFR at kOraclePrecisionBits with a certified bound, and the down/combine
+// MPFR at act_precision_bits() with a certified bound, and the down/combine
 // sum is again exact over a split of w_j * h_j into parts whose products with
-// the weights are exact. Outputs are computed independently (OpenMP over
-// outputs), so results are bitwise identical for any thread count.
+// the weights are exact. Outputs that deep cancellation leaves short of 100
+// bits are recomputed at higher precision (ziv.hpp). Outputs are computed
+// independently (OpenMP over outputs), so results are bitwise identical for
+// any thread count.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +25,10 @@ struct OracleResult {
   // (T, H) y = y_hi + y_lo; y_hi = RN(y_oracle), y_lo = RN(y_oracle - y_hi).
   std::vector<double> y_hi, y_lo;
   // (T, H) certified bound on |y_true - (y_hi + y_lo)|, y_true the exact
-  // layer output. 0 where every step was exact (e.g. integer bilinear cases).
+  // layer output, rounded upward; <= 2^-100 |y| wherever |y| >= 2^-916
+  // (reach: BOUNDS.md 1.6). 0 where every step was exact (integer bilinear
+  // cases) and for exact zeros; 0 for +-inf outputs (IEEE rules on the
+  // exact values).
   std::vector<double> err;
   // (T, H) c = sum_j |w_j| sum_n |D_{e_j}[i, n]| |h_j[n]|, evaluated in double
   // (relative accuracy ~ (k I + 2) 2^-53).
@@ -35,7 +41,7 @@ struct OracleResult {
   // multiprecision value (not its RN-to-double in `h`).
   std::vector<double> h_err;
   int threads_used = 0;
-  int precision_bits = 0;  // MPFR precision of the activation
+  int precision_bits = 0;  // MPFR precision of the activation (refined outputs: more, ziv.hpp)
 
   double y(int64_t idx) const { return y_hi[idx] + y_lo[idx]; }
 };

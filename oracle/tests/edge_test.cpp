@@ -151,6 +151,73 @@ TEST(OracleEdge, InfiniteXMakesItsTokenNaN) {
   }
 }
 
+// IEEE semantics on the exact values (BOUNDS.md 1.7): +inf in w2 against a
+// finite nonzero h gives +-inf (not NaN) with h's sign; +inf against h of
+// both signs in one row is inf - inf = NaN; the other outputs stay finite.
+TEST(OracleEdge, InfiniteW2GivesSignedInfOrNaNOnlyForInfMinusInf_bf16_SwiGLU) {
+  const Shape s{1, 8, 16, 1, 1};
+  const float inf = std::numeric_limits<float>::infinity();
+  // x and gate rows positive (g > 0); up row n positive for even n, negative
+  // for odd n: h = silu(g) u has both signs.
+  const DirectCase base = filled(s, WeightFormat::bf16, Format::bf16, Activation::swiglu, [&](int w, size_t q) {
+    const float v = std::fabs(wiggle(w, q));
+    const int64_t row = static_cast<int64_t>(q) / s.H;
+    if (w == 0 || (w == 1 && row < s.I)) return v;
+    return w == 1 ? ((row - s.I) % 2 ? -v : v) : wiggle(w, q);
+  });
+  const OracleResult o0 = run_oracle(test::build_case(base));
+  const int64_t pos = 0, neg = 1;  // neurons with h > 0 and h < 0
+  ASSERT_TRUE(o0.h[pos] > 0 && o0.h[neg] < 0);
+  DirectCase d = base;
+  d.w2[2 * s.I + pos] = inf;   // row 2: +inf * h_pos
+  d.w2[3 * s.I + neg] = inf;   // row 3: +inf * h_neg
+  d.w2[5 * s.I + pos] = inf;   // row 5: +inf * h_pos + inf * h_neg
+  d.w2[5 * s.I + neg] = inf;
+  const OracleResult o = run_oracle(test::build_case(d));
+  for (int64_t i = 0; i < s.H; ++i) {
+    const std::string at = "i=" + std::to_string(i);
+    if (i == 2 || i == 3) {
+      EXPECT_EQ(o.y_hi[i], i == 2 ? INFINITY : -INFINITY) << at;
+      EXPECT_TRUE(o.y_lo[i] == 0 && o.err[i] == 0) << at;
+    } else if (i == 5) {
+      EXPECT_TRUE(std::isnan(o.y_hi[i]) && std::isnan(o.err[i])) << at;
+    } else {
+      EXPECT_TRUE(std::isfinite(o.y_hi[i]) && o.y_hi[i] == o0.y_hi[i] && o.err[i] == o0.err[i]) << at;
+    }
+  }
+}
+
+// An infinite x: clamped SwiGLU clamps g = +inf to the limit and u = +-inf
+// to +-limit, so h and y stay finite (and agree with the naive evaluation);
+// SwiGLU gives h = F(+inf) u = +-inf, and g = -inf gives F = -inf * 0 = NaN.
+TEST(OracleEdge, InfiniteXFollowsIeeeOnExactValues_ClampedFiniteSwiGLUInfOrNaN) {
+  const Shape s{1, 6, 4, 1, 1};
+  for (const float xinf : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()})
+    for (Activation a : {Activation::swiglu_clamped, Activation::swiglu}) {
+      // Gate rows positive, so every g has x[0]'s infinity; up rows of both signs.
+      DirectCase d = filled(s, WeightFormat::bf16, Format::f32, a, [&](int w, size_t q) {
+        if (w == 0 && q == 0) return xinf;
+        const float v = wiggle(w, q);
+        return w == 1 && q < static_cast<size_t>(s.I * s.H) ? std::fabs(v) : v;
+      });
+      const Case c = test::build_case(d);
+      const OracleResult o = run_oracle(c);
+      const std::string what = std::string(activation_name(a)) + (xinf > 0 ? " x=+inf" : " x=-inf");
+      for (int64_t i = 0; i < s.H; ++i) {
+        if (a == Activation::swiglu_clamped && xinf > 0)
+          EXPECT_TRUE(std::isfinite(o.y_hi[i]) && std::isfinite(o.err[i])) << what << " i=" << i;
+        else if (xinf < 0)
+          EXPECT_TRUE(std::isnan(o.y_hi[i])) << what << " i=" << i;
+        else
+          EXPECT_FALSE(std::isfinite(o.y_hi[i])) << what << " i=" << i;
+      }
+      if (a == Activation::swiglu_clamped && xinf > 0) {
+        const std::string m = test::check_against_naive(c, o);
+        EXPECT_TRUE(m.empty()) << what << ": " << m;
+      }
+    }
+}
+
 TEST(OracleEdge, ZeroRoutingWeightRemovesTheExpert) {
   GenSpec spec;
   spec.shape = {3, 24, 12, 6, 3};
@@ -194,6 +261,7 @@ TEST(OracleEdge, TotalCancellationIsExactlyZero) {
       for (size_t i = 0; i < o.y_hi.size(); ++i) {
         EXPECT_EQ(o.y_hi[i], 0.0) << activation_name(a) << " seed " << seed << " i " << i;
         EXPECT_EQ(o.y_lo[i], 0.0);
+        EXPECT_EQ(o.err[i], 0.0) << "an exact zero is certified exact (BOUNDS.md 1.6)";
         EXPECT_GT(o.cond[i], 0.0);  // not all-zero data
       }
     }

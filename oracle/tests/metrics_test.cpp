@@ -49,6 +49,35 @@ TEST(Metrics, OneUlpOffIsFoundWithItsIndex) {
   EXPECT_EQ(m.frac_correctly_rounded, 1.0 - 1.0 / static_cast<double>(y.size()));
 }
 
+// Outputs that cancel to exactly 0 (cancel distribution, I even): a kernel's
+// residue of 2^-20 is a huge ulp distance from 0 but no measure of accuracy,
+// so max ulps leaves it out, as relative error does; it still counts as not
+// correctly rounded and in u*c units.
+TEST(Metrics, MaxUlpsLeavesOutCancellationResidues_Cancel_I16_bf16) {
+  GenSpec spec;
+  spec.shape = {4, 32, 16, 4, 2};
+  spec.values = ValueDist::cancel;
+  spec.seed = 8;
+  const OracleResult o = run_oracle(generate_case(spec));
+  std::vector<double> y = rounded(o, Format::bf16);
+  // A residue (|y| < 2^-12 c) made many ulps wrong, and how many outputs
+  // are not residues (those relative error and ulps are taken over).
+  int64_t residue = -1, not_residues = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (std::fabs(o.y(i)) >= 0x1p-12 * o.cond[i]) ++not_residues;
+    else if (residue < 0 && o.y_hi[i] != 0) residue = static_cast<int64_t>(i);
+  }
+  ASSERT_GE(residue, 0);
+  ASSERT_GT(o.cond[residue], 0.0);
+  y[residue] = -4 * o.y(residue);
+  const Metrics m = compute_metrics(o, y, Format::bf16, nullptr);
+  EXPECT_EQ(m.rel_count, not_residues);
+  EXPECT_NE(m.max_ulps_index, residue);
+  EXPECT_LE(m.max_ulps, 0.5);
+  EXPECT_EQ(m.frac_correctly_rounded, 1.0 - 1.0 / static_cast<double>(y.size()));
+  EXPECT_EQ(m.max_ucond_index, residue);
+}
+
 TEST(Metrics, ViolationsAgainstBounds) {
   const OracleResult o = small_oracle(5);
   std::vector<double> y = rounded(o, Format::f32);

@@ -26,10 +26,10 @@ RC_GTEST_PROP(OracleProperty, AgreesWithNaiveMpfrWithinCertifiedBound, ()) {
   MC_RC_CHECK(msg.empty(), msg);
 }
 
-// At least 100 certified bits wherever the output is not a cancellation
-// residue (|y| >= 2^-20 c) and y_hi + y_lo can hold them (|y| >= 2^-916),
-// and err <= 2^-110 c + 2^-104 |y| everywhere (the second term: y_hi + y_lo
-// holds ~107 bits of y).
+// At least 100 certified bits relative to |y| wherever y_hi + y_lo can hold
+// them (|y| >= 2^-916), however deep the cancellation (Ziv refinement), an
+// exact zero certified with err = 0, and err <= 2^-110 c + 2^-104 |y|
+// everywhere (the second term: y_hi + y_lo holds ~107 bits of y).
 RC_GTEST_PROP(OracleProperty, CertifiesAtLeast100Bits, ()) {
   const GenSpec spec = *small_spec(64, 48, 2);
   const Case c = generate_case(spec);
@@ -40,7 +40,9 @@ RC_GTEST_PROP(OracleProperty, CertifiesAtLeast100Bits, ()) {
     MC_RC_CHECK(o.err[i] <= 0x1p-110 * o.cond[i] + 0x1p-104 * y + 0x1p-1000,
                   "err " + hex_double(o.err[i]) + " c " + hex_double(o.cond[i]) + " y " + hex_double(o.y_hi[i]) + " at " +
                       std::to_string(i) + " case " + c.provenance);
-    if (y >= 0x1p-20 * o.cond[i] && y >= 0x1p-916)  // below, y_lo is subnormal: fewer than 107 bits fit
+    MC_RC_CHECK(y != 0 || o.err[i] == 0, "y = 0 with err " + hex_double(o.err[i]) + " at " + std::to_string(i) +
+                                              " case " + c.provenance);
+    if (y >= 0x1p-916)  // below, y_lo is subnormal: fewer than 107 bits fit
       MC_RC_CHECK(oracle_correct_bits(o, i) >= 100,
                     "only " + std::to_string(oracle_correct_bits(o, i)) + " bits at " + std::to_string(i) +
                         " case " + c.provenance);

@@ -144,11 +144,11 @@
     document.getElementById("ratio-metric").textContent = "Baselines: " + ((ar.baselines || [ar.baseline]).join(", ") || "none") +
       " (bars labelled variant / baseline). Metric: " + ar.metric + ". Also: max u*c error vs the oracle, and the seed's checks " +
       "(cosine distance, max abs difference) against a plain fp32 reference, each as baseline / variant. " +
-      "Bars: geometric mean; black: min-max over points; dashed: 1 (equal).";
+      "Bars: geometric mean on a log scale (ratios span 1 to 1e7); black: min-max over points; dashed: 1 (equal).";
     ar.rows.forEach(function (x) {
       [["rel L2 vs oracle", x.vs_oracle], ["rel L2 vs fp32 ref", x.vs_fp32_reference], ["max u*c vs oracle", x.max_ucond_vs_oracle],
        ["cosine dist vs fp32 ref", x.cosine_distance_vs_fp32_reference], ["max abs vs fp32 ref", x.max_abs_vs_fp32_reference]].forEach(function (p) {
-        if (p[1] && p[1].geomean !== null)
+        if (p[1] && p[1].geomean > 0)  // a log axis: a ratio of 0 (or none) has no place on it
           vals.push({ variant: x.variant + " / " + (x.baseline || ar.baseline), weights: x.weights,
             io: "x " + (x.x_format || "bf16") + ", y " + (x.y_format || "bf16"), against: p[0], geomean: p[1].geomean,
             min: p[1].min, max: p[1].max, points: p[1].points });
@@ -168,7 +168,7 @@
       resolve: { scale: { y: "independent" } },
       spec: { width: { step: 70 }, height: 220, layer: [
         { mark: "bar", encoding: { x: { field: "variant", type: "nominal", title: null }, xOffset: { field: "against" },
-          y: { field: "geomean", type: "quantitative", scale: { zero: true }, title: "baseline error / variant error" },
+          y: { field: "geomean", type: "quantitative", scale: { type: "log" }, title: "baseline error / variant error (log)" },
           color: { field: "against", type: "nominal", title: "metric" },
           tooltip: [{ field: "variant" }, { field: "weights" }, { field: "io" }, { field: "against" }, { field: "geomean", format: ".3f" }, { field: "min", format: ".3f" }, { field: "max", format: ".3f" }, { field: "points" }] } },
         { mark: { type: "rule", color: "black" }, encoding: { x: { field: "variant", type: "nominal" }, xOffset: { field: "against" },
