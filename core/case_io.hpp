@@ -5,8 +5,10 @@
 //   w13.tensor_scale / w2.tensor_scale (S) F32 (nvfp4);
 //   stored_experts (S) I32 when only some experts are stored.
 // __metadata__: moecheck.version, shape (T,H,I,E,k), weight_format, x_format,
-// y_format (output format; absent reads as bf16), activation, alpha, limit,
-// layout, provenance.
+// y_format (output format; absent reads as bf16), activation, alpha, limit
+// (the fp32 value as a hex float, "0x1.b3b646p+0"; decimal text of older
+// files reads too), layout, provenance (the generator spec: a claim, which
+// `moecheck case verify` checks by regenerating).
 #pragma once
 
 #include <string>
@@ -18,9 +20,12 @@ namespace moecheck {
 
 inline constexpr int kCaseFileVersion = 1;
 
-StFile case_to_safetensors(const Case& c);
-Case case_from_safetensors(const StFile& f);  // validates; throws InputError
-void save_case(const std::string& path, const Case& c);  // atomic
+// The case as tensors that point into c: valid while c lives, never copied.
+StWrite case_views(const Case& c);
+std::vector<uint8_t> serialize_case(const Case& c);
+// Validates the header's tensors, then reads them straight into the case.
+Case case_from_safetensors(const StReader& f);  // throws InputError
+void save_case(const std::string& path, const Case& c);  // atomic, streamed
 Case load_case(const std::string& path);
 
 }  // namespace moecheck

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/problem.hpp"
 
@@ -42,7 +43,27 @@ struct GenSpec {
 //            every product and sum stays an exactly representable integer
 //   cancel   gate/up rows n and n + I/2 equal and down columns n + I/2 the
 //            negation of n (y cancels to ~0 against its condition number)
+// Throws InputError, naming the size, when the case cannot fit in memory.
 Case generate_case(const GenSpec& spec);
+
+// generate_case in parts, for checking a large case expert by expert without
+// a second copy: the case with routing, x and provenance but no weights
+// (stacks of 0 experts), and each expert's weights as generate_case stores
+// them (stacks of 1 expert; the reference stays valid until the next call).
+Case generate_case_without_weights(const GenSpec& spec);
+struct ExpertWeights {
+  WeightStack w13, w2;
+};
+class ExpertGenerator {
+ public:
+  explicit ExpertGenerator(const GenSpec& spec);
+  const ExpertWeights& operator()(int32_t expert);
+
+ private:
+  GenSpec spec_;
+  std::vector<float> m13_, m2_;  // fp32 masters, reused across experts
+  ExpertWeights out_;
+};
 
 // The spec as JSON (stored as the case's provenance) and back.
 std::string spec_to_json(const GenSpec& spec);
