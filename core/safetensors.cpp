@@ -21,45 +21,47 @@ namespace {
 
 constexpr int64_t kMaxDim = int64_t{1} << 40;
 
-// Rejects, while the JSON is parsed and before the document grows, what
-// nlohmann would otherwise accept: a repeated key (it keeps the last one
-// silently, which once switched swiglu to geglu), nesting deeper than a
-// safetensors header has, and more tensors or values than any real file.
-class StrictHeader {
+// A first pass over the header with no document built, so its memory stays
+// bounded: it rejects what nlohmann::json would accept (a repeated key, of
+// which it keeps the last silently, which once switched swiglu to geglu),
+// nesting deeper than a safetensors header has, and more tensors or values
+// than any real file. (A parser callback could do the same in one pass, but
+// nlohmann rescans the parent object after each nested one: quadratic in
+// the tensor count.)
+class StrictHeader : public nlohmann::json_sax<nlohmann::json> {
  public:
-  bool operator()(int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
-    if (++values_ > kMaxHeaderValues)
-      throw InputError("safetensors header holds more than " + std::to_string(kMaxHeaderValues) + " JSON values");
-    switch (ev) {
-      case E::object_start:
-      case E::array_start:
-        if (open_.size() >= static_cast<size_t>(kMaxHeaderDepth))
-          throw InputError("safetensors header nests deeper than " + std::to_string(kMaxHeaderDepth) +
-                           " levels (header, tensor entry, shape)");
-        open_.emplace_back();
-        break;
-      case E::object_end:
-      case E::array_end: open_.pop_back(); break;
-      case E::key: on_key(parsed.get_ref<const std::string&>()); break;
-      case E::value: break;
-    }
-    return true;
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override;
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    throw InputError(std::string("safetensors header is not valid JSON: ") + e.what());
   }
 
  private:
-  void on_key(const std::string& key) {
-    if (open_.size() == 1) {
-      entry_ = key;
-      if (key != "__metadata__" && ++tensors_ > kMaxTensors)
-        throw InputError("safetensors header lists more than " + std::to_string(kMaxTensors) + " tensors");
-    }
-    if (!open_.back().insert(key).second) {
-      const std::string where = open_.size() == 1        ? "the safetensors header"
-                                : entry_ == "__metadata__" ? "__metadata__"
-                                                           : "the entry of tensor '" + entry_ + "'";
-      throw InputError("duplicate key '" + key + "' in " + where);
-    }
+  bool value() {
+    if (++values_ > kMaxHeaderValues)
+      throw InputError("safetensors header holds more than " + std::to_string(kMaxHeaderValues) + " JSON values");
+    return true;
+  }
+  bool open() {
+    if (open_.size() >= static_cast<size_t>(kMaxHeaderDepth))
+      throw InputError("safetensors header nests deeper than " + std::to_string(kMaxHeaderDepth) +
+                       " levels (header, tensor entry, shape)");
+    open_.emplace_back();
+    return value();
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
   }
 
   std::vector<std::set<std::string>> open_;  // keys seen, per open container
@@ -67,9 +69,26 @@ class StrictHeader {
   size_t values_ = 0, tensors_ = 0;
 };
 
+bool StrictHeader::key(string_t& k) {
+  if (open_.size() == 1) {
+    entry_ = k;
+    if (k != "__metadata__" && ++tensors_ > kMaxTensors)
+      throw InputError("safetensors header lists more than " + std::to_string(kMaxTensors) + " tensors");
+  }
+  if (!open_.back().insert(k).second) {
+    const std::string where = open_.size() == 1        ? "the safetensors header"
+                              : entry_ == "__metadata__" ? "__metadata__"
+                                                         : "the entry of tensor '" + entry_ + "'";
+    throw InputError("duplicate key '" + k + "' in " + where);
+  }
+  return value();
+}
+
 nlohmann::json parse_header_json(const uint8_t* begin, const uint8_t* end) {
+  StrictHeader strict;
+  nlohmann::json::sax_parse(begin, end, &strict);
   try {
-    return nlohmann::json::parse(begin, end, StrictHeader());
+    return nlohmann::json::parse(begin, end);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("safetensors header is not valid JSON: ") + e.what());
   }
@@ -238,7 +257,7 @@ StReader StReader::from_bytes(const uint8_t* data, size_t size) {
 
 StReader StReader::from_path(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw InputError("cannot open '" + path + "': " + std::strerror(errno));
+  if (fd < 0) throw InputError("'" + path + "' is not a readable regular file: " + std::strerror(errno));
   StReader r;
   r.fd_ = std::shared_ptr<int>(new int(fd), [](int* p) { ::close(*p), delete p; });
   r.path_ = path;

@@ -10,13 +10,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/float_text.hpp"
 #include "core/generate.hpp"
 
 #ifndef MOECHECK_TESTDATA
@@ -195,6 +198,41 @@ TEST(Safetensors, ReadingWhatIsNotAFileIsAnInputError) {
   EXPECT_EQ(dir.outcome, Outcome::input_error) << dir.message;
 }
 
+// ---- hostile headers too big for the committed corpus -------------------------------
+
+std::vector<uint8_t> file_with_header(const std::string& h) {
+  std::vector<uint8_t> b(8 + h.size());
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(static_cast<uint64_t>(h.size()) >> (8 * i));
+  std::copy(h.begin(), h.end(), b.begin() + 8);
+  return b;
+}
+
+void expect_rejected(const std::vector<uint8_t>& b, const std::string& fragment) {
+  const Result r = try_load_bytes(b);
+  EXPECT_EQ(r.outcome, Outcome::input_error) << r.message;
+  EXPECT_NE(r.message.find(fragment), std::string::npos) << r.message;
+}
+
+// Issue 21: 3.6 GiB and 21 s, or std::bad_alloc under a 4 GB limit, before.
+TEST(HostileHeaders, Nested100MBHeaderIsRejectedAtDepth4) {
+  expect_rejected(file_with_header(std::string(kMaxHeaderBytes, '[')), "nests deeper than 3 levels");
+}
+
+// Issue 21 had 1.7 M of them accepted (1.5 GiB, 9.9 s); one past the limit
+// goes the same way.
+TEST(HostileHeaders, ZeroSizeTensors65537AreRejected) {
+  std::string h = "{";
+  for (size_t i = 0; i <= kMaxTensors; ++i)
+    h += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  expect_rejected(file_with_header(h + "}"), "more than 65536 tensors");
+}
+
+TEST(HostileHeaders, ShapeOf2Pow21EntriesIsRejected) {
+  std::string h = "{\"x\":{\"dtype\":\"U8\",\"data_offsets\":[0,1],\"shape\":[1";
+  for (size_t i = 0; i < kMaxHeaderValues; ++i) h += ",1";
+  expect_rejected(file_with_header(h + "]}}"), "more than 2097152 JSON values");
+}
+
 StFile sample_file() {
   StFile f;
   f.metadata["b"] = "two words";
@@ -292,6 +330,35 @@ TEST(CaseFiles, GeneratedCasesRoundTripBitForBit) {
       EXPECT_EQ(serialize_case(back), bytes) << what;
     }
   }
+}
+
+// Issue 21: `case new --alpha 1e-40` wrote "9.9999461e-41", which the loader
+// then rejected; issue 17: alpha "1.70200002" agreed with fp32 to 17-31 bits.
+TEST(CaseFiles, ClampedAlphaAndLimitRoundTripBitForBitThroughAFile) {
+  GenSpec s;
+  s.shape = {1, 8, 4, 2, 1};
+  s.act.kind = Activation::swiglu_clamped;
+  const fs::path p = fs::temp_directory_path() / ("moecheck_alpha_" + std::to_string(getpid()) + ".safetensors");
+  for (auto [alpha, limit] : {std::pair{1e-40f, 7.0f}, std::pair{1.702f, std::nextafter(7.0f, 8.0f)},
+                              std::pair{std::numeric_limits<float>::denorm_min(), 3.4e38f}}) {
+    s.act.alpha = alpha;
+    s.act.limit = limit;
+    save_case(p.string(), generate_case(s));
+    const StReader r = StReader::from_path(p.string());
+    EXPECT_EQ(float_bits(*parse_float_text(r.metadata().at("alpha"))), float_bits(alpha)) << r.metadata().at("alpha");
+    const Case back = load_case(p.string());
+    EXPECT_EQ(float_bits(back.act.alpha), float_bits(alpha)) << alpha;
+    EXPECT_EQ(float_bits(back.act.limit), float_bits(limit)) << limit;
+  }
+  fs::remove(p);
+}
+
+TEST(ValidCorpus, AlphaInHexAndInOldSubnormalDecimalReadExactly) {
+  const Case hex = load_case((kTestdata / "valid" / "case_alpha_hex.safetensors").string());
+  EXPECT_EQ(float_bits(hex.act.alpha), float_bits(1.702f));
+  EXPECT_EQ(float_bits(hex.act.limit), float_bits(7.0f));
+  const Case old = load_case((kTestdata / "valid" / "case_alpha_subnormal_decimal.safetensors").string());
+  EXPECT_EQ(float_bits(old.act.alpha), float_bits(1e-40f));
 }
 
 TEST(CaseFiles, RoutedOnlyStorageRoundTrips) {

@@ -131,6 +131,15 @@ def duplicate_key_case(key, second):
     return raw(header.rstrip() + b" " * (-len(header.rstrip()) % 8), data)
 
 
+# A generator spec of moecheck's own form whose case has this file's shape
+# and formats but other values.
+FALSE_PROVENANCE = json.dumps({
+    "generator": "moecheck.generate_case/1", "preset": "custom", "T": T, "H": H, "I": I, "E": E, "k": K_TOP,
+    "weights": "bf16", "x_format": "bf16", "y_format": "bf16", "activation": "swiglu", "alpha": 1.7020000219345093,
+    "limit": 7.0, "layout": "concatenated", "routing": "uniform", "values": "normal", "storage": "auto",
+    "seed": "1"}, separators=(",", ":"))
+
+
 def valid_files():
     return {
         "case_bf16.safetensors": tensors(meta(), case_tensors()),
@@ -139,6 +148,8 @@ def valid_files():
         "case_stored_experts.safetensors": tensors(
             meta(), case_tensors(ids=(0, 2, 2, 3), S=3) + [("stored_experts", "I32", [3], i32([0, 2, 3]))]),
         "case_swiglu_clamped.safetensors": tensors(meta(activation="swiglu_clamped", limit="10"), case_tensors()),
+        # A provenance that claims what the file is not: `case verify` exits 1.
+        "case_false_provenance.safetensors": tensors(meta(provenance=FALSE_PROVENANCE), case_tensors()),
         # alpha and limit as moecheck writes them now: the fp32 value's hex float.
         "case_alpha_hex.safetensors": tensors(
             meta(activation="swiglu_clamped", alpha="0x1.b3b646p+0", limit="0x1.cp+2"), case_tensors()),
