@@ -133,8 +133,8 @@ void setup(CLI::App& root) {
   nw->add_option("--out,-o", na.out, "Output .safetensors file")->required();
   nw->callback([] {
     const GenSpec spec = spec_from_flags(na.spec);
-    const Case c = generate_case(spec);
-    save_case(na.out, c);
+    Case c;  // without weights: they go to the file expert by expert
+    save_generated_case(na.out, spec, &c);
     std::printf("wrote %s: T=%" PRId64 " H=%" PRId64 " I=%" PRId64 " E=%" PRId64 " k=%" PRId64
                 ", %s weights, %" PRId64 " experts stored, seed %" PRIu64 "\n",
                 na.out.c_str(), c.shape.T, c.shape.H, c.shape.I, c.shape.E, c.shape.k,

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/float_text.hpp"
+#include "core/generate.hpp"
 #include "core/memory.hpp"
 
 namespace moecheck {
@@ -99,11 +100,19 @@ float meta_float(const StReader& f, const std::string& key) {
   return *v;
 }
 
+// A stack whose buffers are empty while its shape is not leaves its tensors
+// without data: save_generated_case writes them expert by expert.
 void put_stack(StWrite& f, const std::string& name, const WeightStack& w) {
+  auto later = [](StView v, int64_t bytes) {
+    if (v.size == 0) v = {v.dtype, v.shape, nullptr, static_cast<size_t>(bytes)};
+    return v;
+  };
   std::vector<int64_t> shape = {w.E, w.R, element_format(w.format) == Format::e2m1 ? w.row_bytes() : w.K};
-  f.tensors[name] = view(data_dtype(w.format), shape, w.data);
-  if (has_scales(w.format)) f.tensors[name + ".scale"] = view(scale_dtype(w.format), w.scale_shape(), w.scales);
-  if (!w.tensor_scale.empty()) f.tensors[name + ".tensor_scale"] = view("F32", {w.E}, w.tensor_scale);
+  f.tensors[name] = later(view(data_dtype(w.format), shape, w.data), w.data_bytes());
+  if (has_scales(w.format))
+    f.tensors[name + ".scale"] = later(view(scale_dtype(w.format), w.scale_shape(), w.scales), w.scale_bytes());
+  if (w.format == WeightFormat::nvfp4)
+    f.tensors[name + ".tensor_scale"] = later(view("F32", {w.E}, w.tensor_scale), 4 * w.E);
 }
 
 // Checks every tensor of a stack before any is read, so a bad scale tensor
@@ -219,6 +228,30 @@ Case case_from_safetensors(const StReader& f) {
 void save_case(const std::string& path, const Case& c) {
   validate(c);
   write_safetensors(path, case_views(c));
+}
+
+void save_generated_case(const std::string& path, const GenSpec& spec, Case* head) {
+  Case c = generate_case_without_weights(spec);
+  const int64_t S = c.stored_count();
+  c.w13.E = S;
+  c.w2.E = S;
+  validate_without_weights(c);
+  std::vector<float> ts13, ts2;  // nvfp4's per-expert scales, written last
+  write_safetensors_pieces(path, case_views(c), [&](const StPut& put) {
+    ExpertGenerator gen(spec);
+    for (int64_t slot = 0; slot < S; ++slot) {
+      const ExpertWeights& one = gen(c.stored_experts.empty() ? static_cast<int32_t>(slot) : c.stored_experts[slot]);
+      for (auto [name, w] : {std::pair{"w13", &one.w13}, std::pair{"w2", &one.w2}}) {
+        put(name, slot * w->data.size(), w->data.data(), w->data.size());
+        if (!w->scales.empty()) put(std::string(name) + ".scale", slot * w->scales.size(), w->scales.data(), w->scales.size());
+      }
+      if (spec.weights == WeightFormat::nvfp4) ts13.push_back(one.w13.tensor_scale[0]), ts2.push_back(one.w2.tensor_scale[0]);
+    }
+    if (spec.weights != WeightFormat::nvfp4) return;
+    put("w13.tensor_scale", 0, reinterpret_cast<const uint8_t*>(ts13.data()), 4 * ts13.size());
+    put("w2.tensor_scale", 0, reinterpret_cast<const uint8_t*>(ts2.data()), 4 * ts2.size());
+  });
+  if (head) *head = std::move(c);
 }
 
 Case load_case(const std::string& path) {

@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "core/generate.hpp"
 #include "core/problem.hpp"
 #include "core/safetensors.hpp"
 
@@ -27,5 +28,11 @@ std::vector<uint8_t> serialize_case(const Case& c);
 Case case_from_safetensors(const StReader& f);  // throws InputError
 void save_case(const std::string& path, const Case& c);  // atomic, streamed
 Case load_case(const std::string& path);
+// generate_case(spec) saved to `path` without holding the case: each
+// expert's weights go to the file as they are made, so a full-size preset
+// costs one expert of memory, not the file's size. The file is byte for byte
+// the one save_case(path, generate_case(spec)) writes. `head`, when given,
+// receives the case without its weights (shape, routing, x, provenance).
+void save_generated_case(const std::string& path, const GenSpec& spec, Case* head = nullptr);
 
 }  // namespace moecheck

@@ -275,7 +275,11 @@ Case generate_case_without_weights(const GenSpec& spec) {
   return c;
 }
 
-ExpertGenerator::ExpertGenerator(const GenSpec& spec) : spec_(spec) {}
+ExpertGenerator::ExpertGenerator(const GenSpec& spec) : spec_(spec) {
+  const Shape& s = spec.shape;
+  require_memory(generation_bytes(spec, 0), "generating one expert's weights (H=" + std::to_string(s.H) +
+                                                " I=" + std::to_string(s.I) + ")");
+}
 
 const ExpertWeights& ExpertGenerator::operator()(int32_t expert) {
   const Shape& s = spec_.shape;

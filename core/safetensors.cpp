@@ -191,12 +191,20 @@ std::string header_text(const StWrite& w) {
   return out + h;
 }
 
-// Runs `body` on PATH.tmp.<pid>, syncs it, and renames it over PATH.
+// Runs `body` on PATH.tmp.<pid>, syncs it, and renames it over PATH; the
+// temporary goes when anything fails, an exception from `body` included.
 void write_atomic(const std::string& path, const std::function<bool(FILE*)>& body) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   FILE* fp = std::fopen(tmp.c_str(), "wb");
   if (!fp) throw InputError("cannot write '" + tmp + "': " + std::strerror(errno));
-  const bool ok = body(fp) && std::fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+  bool ok = false;
+  try {
+    ok = body(fp) && std::fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+  } catch (...) {
+    std::fclose(fp);
+    std::remove(tmp.c_str());
+    throw;
+  }
   const bool closed = std::fclose(fp) == 0;
   if (!ok || !closed) {
     std::remove(tmp.c_str());
@@ -206,6 +214,16 @@ void write_atomic(const std::string& path, const std::function<bool(FILE*)>& bod
     std::remove(tmp.c_str());
     throw InputError("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno));
   }
+}
+
+bool pwrite_all(int fd, const uint8_t* data, uint64_t n, uint64_t at) {
+  while (n > 0) {
+    const ssize_t put = ::pwrite(fd, data, std::min<uint64_t>(n, 1ull << 30), static_cast<off_t>(at));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return false;
+    data += put, n -= static_cast<uint64_t>(put), at += static_cast<uint64_t>(put);
+  }
+  return true;
 }
 
 }  // namespace
@@ -335,20 +353,46 @@ StWrite views_of(const StFile& f) {
 std::vector<uint8_t> serialize_safetensors(const StWrite& w) {
   const std::string h = header_text(w);
   std::vector<uint8_t> out(h.begin(), h.end());
-  for (auto& [name, t] : w.tensors) out.insert(out.end(), t.data, t.data + t.size);
+  for (auto& [name, t] : w.tensors) {
+    if (!t.data && t.size) throw std::logic_error("serialize_safetensors: tensor '" + name + "' has no data");
+    out.insert(out.end(), t.data, t.data + t.size);
+  }
   return out;
 }
 
 std::vector<uint8_t> serialize_safetensors(const StFile& f) { return serialize_safetensors(views_of(f)); }
 
-void write_safetensors(const std::string& path, const StWrite& w) {
+void write_safetensors_pieces(const std::string& path, const StWrite& w,
+                              const std::function<void(const StPut&)>& produce) {
   const std::string h = header_text(w);
+  std::map<std::string, uint64_t> at, missing;  // file offset; bytes still to come
+  uint64_t off = h.size();
+  for (auto& [name, t] : w.tensors) {
+    at[name] = off;
+    off += t.size;
+    if (!t.data) missing[name] = t.size;
+  }
   write_atomic(path, [&](FILE* fp) {
-    if (std::fwrite(h.data(), 1, h.size(), fp) != h.size()) return false;
+    const int fd = fileno(fp);
+    if (!pwrite_all(fd, reinterpret_cast<const uint8_t*>(h.data()), h.size(), 0)) return false;
     for (auto& [name, t] : w.tensors)
-      if (t.size && std::fwrite(t.data, 1, t.size, fp) != t.size) return false;
-    return true;
+      if (t.data && !pwrite_all(fd, t.data, t.size, at[name])) return false;
+    bool ok = true;
+    produce([&](const std::string& name, uint64_t offset, const uint8_t* data, size_t n) {
+      const auto it = missing.find(name);
+      if (it == missing.end() || offset + n > w.tensors.at(name).size || n > it->second)
+        throw std::logic_error("write_safetensors_pieces: piece of '" + name + "' outside what is left to write");
+      it->second -= n;
+      ok = ok && pwrite_all(fd, data, n, at[name] + offset);
+    });
+    for (auto& [name, left] : missing)
+      if (left) throw std::logic_error("write_safetensors_pieces: " + std::to_string(left) + " bytes of '" + name + "' never written");
+    return ok;
   });
+}
+
+void write_safetensors(const std::string& path, const StWrite& w) {
+  write_safetensors_pieces(path, w, [](const StPut&) {});
 }
 
 void write_safetensors(const std::string& path, const StFile& f) { write_safetensors(path, views_of(f)); }

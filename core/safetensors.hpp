@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -89,8 +90,14 @@ StWrite views_of(const StFile& f);
 std::vector<uint8_t> serialize_safetensors(const StWrite& w);
 std::vector<uint8_t> serialize_safetensors(const StFile& f);
 // Atomic: writes PATH.tmp.<pid> then renames over PATH. Streams each tensor
-// from its own memory.
+// from its own memory; a view with no data is a logic error here.
 void write_safetensors(const std::string& path, const StWrite& w);
+// The same for a writer that makes some tensors piece by piece: tensors whose
+// view has no data are left to `produce`, which writes every byte of them
+// through the StPut it is given (name, offset within the tensor, bytes).
+using StPut = std::function<void(const std::string& name, uint64_t offset, const uint8_t* data, size_t n)>;
+void write_safetensors_pieces(const std::string& path, const StWrite& w,
+                              const std::function<void(const StPut&)>& produce);
 void write_safetensors(const std::string& path, const StFile& f);
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
 
