@@ -7,6 +7,7 @@
 
 #include "core/enum_table.hpp"
 #include "core/error.hpp"
+#include "core/float_text.hpp"
 #include "core/memory.hpp"
 #include "core/rng.hpp"
 
@@ -245,6 +246,21 @@ std::vector<int32_t> choose_stored(const GenSpec& spec, const std::vector<int32_
   return used;
 }
 
+// JSON has no NaN or infinity (nlohmann writes null, which then fails to
+// read): those go as text. A finite fp32 stays a number, which every JSON
+// reader gets exactly (it is a double's shortest round-trip text).
+nlohmann::ordered_json float_json(float v) {
+  if (std::isfinite(v)) return v;
+  return float_exact_text(v);
+}
+
+float float_of_json(const nlohmann::json& j, const char* key) {
+  if (j.is_number()) return j.get<float>();
+  const std::optional<float> v = j.is_string() ? parse_float_text(j.get<std::string>()) : std::nullopt;
+  if (!v) throw InputError(std::string("generator spec is not valid: ") + key + " is not an fp32 number");
+  return *v;
+}
+
 }  // namespace
 
 std::string_view routing_name(RoutingDist r) { return name_in(r, kRouting); }
@@ -329,8 +345,8 @@ std::string spec_to_json(const GenSpec& spec) {
   j["x_format"] = format_name(spec.x_format);
   j["y_format"] = format_name(spec.y_format);
   j["activation"] = activation_name(spec.act.kind);
-  j["alpha"] = spec.act.alpha;
-  j["limit"] = spec.act.limit;
+  j["alpha"] = float_json(spec.act.alpha);
+  j["limit"] = float_json(spec.act.limit);
   j["layout"] = layout_name(spec.layout);
   j["routing"] = routing_name(spec.routing);
   j["values"] = values_name(spec.values);
@@ -352,8 +368,8 @@ GenSpec spec_from_json(std::string_view text) {
     // Specs written before the output format was a choice: bf16.
     if (j.contains("y_format")) s.y_format = parse_format(j.at("y_format").get<std::string>());
     s.act.kind = parse_activation(j.at("activation").get<std::string>());
-    s.act.alpha = j.at("alpha").get<float>();
-    s.act.limit = j.at("limit").get<float>();
+    s.act.alpha = float_of_json(j.at("alpha"), "alpha");
+    s.act.limit = float_of_json(j.at("limit"), "limit");
     s.layout = parse_layout(j.at("layout").get<std::string>());
     s.routing = parse_routing(j.at("routing").get<std::string>());
     s.values = parse_values(j.at("values").get<std::string>());

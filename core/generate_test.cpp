@@ -179,5 +179,19 @@ TEST(CaseIo, RoundTripsEveryFormatThroughSafetensors) {
   }
 }
 
+// Issue 21: `run --alpha nan` wrote a provenance with alpha null, and reading
+// it back ended in a json type_error.
+TEST(Generate, SpecWithNonFiniteOrSubnormalAlphaRoundTripsThroughJson) {
+  GenSpec s = spec();
+  for (auto [alpha, limit] : {std::pair{NAN, INFINITY}, std::pair{1e-40f, -INFINITY}, std::pair{1.702f, 7.0f}}) {
+    s.act.alpha = alpha;
+    s.act.limit = limit;
+    const GenSpec back = spec_from_json(spec_to_json(s));
+    EXPECT_EQ(std::isnan(back.act.alpha), std::isnan(alpha)) << spec_to_json(s);
+    if (!std::isnan(alpha)) EXPECT_EQ(float_bits(back.act.alpha), float_bits(alpha)) << spec_to_json(s);
+    EXPECT_EQ(float_bits(back.act.limit), float_bits(limit)) << spec_to_json(s);
+  }
+}
+
 }  // namespace
 }  // namespace moecheck
