@@ -237,8 +237,8 @@ void save_generated_case(const std::string& path, const GenSpec& spec, Case* hea
   c.w2.E = S;
   validate_without_weights(c);
   std::vector<float> ts13, ts2;  // nvfp4's per-expert scales, written last
+  ExpertGenerator gen(spec);     // checks one expert's memory before the file is started
   write_safetensors_pieces(path, case_views(c), [&](const StPut& put) {
-    ExpertGenerator gen(spec);
     for (int64_t slot = 0; slot < S; ++slot) {
       const ExpertWeights& one = gen(c.stored_experts.empty() ? static_cast<int32_t>(slot) : c.stored_experts[slot]);
       for (auto [name, w] : {std::pair{"w13", &one.w13}, std::pair{"w2", &one.w2}}) {

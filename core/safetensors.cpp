@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -216,6 +218,17 @@ void write_atomic(const std::string& path, const std::function<bool(FILE*)>& bod
   }
 }
 
+// A full-size case is gigabytes: say so before writing most of it.
+void require_disk(const std::string& path, uint64_t bytes) {
+  const std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return;  // the write itself will name the problem
+  const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (bytes > free)
+    throw InputError("writing '" + path + "' needs " + byte_size_text(bytes) + " of disk space, but only " +
+                     byte_size_text(free) + " is free there");
+}
+
 bool pwrite_all(int fd, const uint8_t* data, uint64_t n, uint64_t at) {
   while (n > 0) {
     const ssize_t put = ::pwrite(fd, data, std::min<uint64_t>(n, 1ull << 30), static_cast<off_t>(at));
@@ -372,6 +385,7 @@ void write_safetensors_pieces(const std::string& path, const StWrite& w,
     off += t.size;
     if (!t.data) missing[name] = t.size;
   }
+  require_disk(path, off);
   write_atomic(path, [&](FILE* fp) {
     const int fd = fileno(fp);
     if (!pwrite_all(fd, reinterpret_cast<const uint8_t*>(h.data()), h.size(), 0)) return false;

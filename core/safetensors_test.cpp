@@ -279,6 +279,21 @@ TEST(Safetensors, WriteIsAtomicAndLeavesNoTemporary) {
   fs::remove_all(dir);
 }
 
+TEST(Safetensors, WritingPastTheFreeDiskSpaceIsRefusedBeforeAnyByte) {
+  const fs::path dir = fs::temp_directory_path() / ("moecheck_disk_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  StWrite w;
+  w.tensors["huge"] = {"U8", {int64_t{1} << 60}, nullptr, size_t{1} << 60};
+  try {
+    write_safetensors((dir / "f.safetensors").string(), w);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("of disk space"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(dir)) << "a file or temporary was left behind";
+  fs::remove_all(dir);
+}
+
 // ---- case round trips --------------------------------------------------------------
 
 void expect_same_case(const Case& a, const Case& b, const std::string& what) {
