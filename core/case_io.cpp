@@ -243,9 +243,13 @@ void save_generated_case(const std::string& path, const GenSpec& spec, Case* hea
       const ExpertWeights& one = gen(c.stored_experts.empty() ? static_cast<int32_t>(slot) : c.stored_experts[slot]);
       for (auto [name, w] : {std::pair{"w13", &one.w13}, std::pair{"w2", &one.w2}}) {
         put(name, slot * w->data.size(), w->data.data(), w->data.size());
-        if (!w->scales.empty()) put(std::string(name) + ".scale", slot * w->scales.size(), w->scales.data(), w->scales.size());
+        if (!w->scales.empty())
+          put(std::string(name) + ".scale", slot * w->scales.size(), w->scales.data(), w->scales.size());
       }
-      if (spec.weights == WeightFormat::nvfp4) ts13.push_back(one.w13.tensor_scale[0]), ts2.push_back(one.w2.tensor_scale[0]);
+      if (spec.weights == WeightFormat::nvfp4) {
+        ts13.push_back(one.w13.tensor_scale[0]);
+        ts2.push_back(one.w2.tensor_scale[0]);
+      }
     }
     if (spec.weights != WeightFormat::nvfp4) return;
     put("w13.tensor_scale", 0, reinterpret_cast<const uint8_t*>(ts13.data()), 4 * ts13.size());
