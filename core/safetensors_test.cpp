@@ -294,6 +294,43 @@ TEST(Safetensors, WritingPastTheFreeDiskSpaceIsRefusedBeforeAnyByte) {
   fs::remove_all(dir);
 }
 
+// Every dimension within validate_shape's 2^20, x alone 2 TiB: a sparse file
+// on disk, refused before any tensor is allocated.
+TEST(CaseFiles, SparseFileOfA2TiBCaseIsRefusedNamingTheSize) {
+  const int64_t T = 1 << 20, H = 1 << 20;
+  const uint64_t xb = uint64_t(T) * H * 2, ids = uint64_t(T) * 4, w13 = 2 * uint64_t(H) * 2, w2 = uint64_t(H) * 2;
+  auto entry = [](const char* dtype, const std::string& shape, uint64_t b, uint64_t e) {
+    return std::string("{\"dtype\":\"") + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" +
+           std::to_string(b) + "," + std::to_string(e) + "]}";
+  };
+  const std::string t = std::to_string(T), h = std::to_string(H);
+  std::string hdr = "{\"__metadata__\":{\"moecheck.version\":\"1\",\"T\":\"" + t + "\",\"H\":\"" + h +
+                    "\",\"I\":\"1\",\"E\":\"1\",\"k\":\"1\",\"weight_format\":\"bf16\",\"x_format\":\"bf16\","
+                    "\"activation\":\"swiglu\",\"alpha\":\"1\",\"limit\":\"7\",\"layout\":\"concatenated\"},";
+  hdr += "\"x\":" + entry("BF16", "[" + t + "," + h + "]", 0, xb) + ",";
+  hdr += "\"topk_ids\":" + entry("I32", "[" + t + ",1]", xb, xb + ids) + ",";
+  hdr += "\"topk_weights\":" + entry("F32", "[" + t + ",1]", xb + ids, xb + 2 * ids) + ",";
+  hdr += "\"w13\":" + entry("BF16", "[1,2," + h + "]", xb + 2 * ids, xb + 2 * ids + w13) + ",";
+  hdr += "\"w2\":" + entry("BF16", "[1," + h + ",1]", xb + 2 * ids + w13, xb + 2 * ids + w13 + w2) + "}";
+  const fs::path p = fs::temp_directory_path() / ("moecheck_sparse_" + std::to_string(getpid()) + ".safetensors");
+  {
+    const std::vector<uint8_t> head = file_with_header(hdr);
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  }
+  std::error_code ec;
+  fs::resize_file(p, file_with_header(hdr).size() + xb + 2 * ids + w13 + w2, ec);
+  if (ec) {
+    fs::remove(p);
+    GTEST_SKIP() << "this file system holds no 2 TiB sparse file: " << ec.message();
+  }
+  const Result r = try_load_path(p);
+  fs::remove(p);
+  EXPECT_EQ(r.outcome, Outcome::input_error) << r.message;
+  EXPECT_NE(r.message.find("loading this case needs"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("bytes) of memory"), std::string::npos) << r.message;
+}
+
 // ---- case round trips --------------------------------------------------------------
 
 void expect_same_case(const Case& a, const Case& b, const std::string& what) {
