@@ -1,4 +1,5 @@
-// moecheck case new | show: make a seeded case file, or describe one.
+// moecheck case new | show | verify: make a seeded case file, describe one,
+// or check its provenance by regenerating it.
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
@@ -8,7 +9,9 @@
 #include "cli/command.hpp"
 #include "cli/options.hpp"
 #include "core/case_io.hpp"
+#include "core/case_verify.hpp"
 #include "core/error.hpp"
+#include "core/float_text.hpp"
 #include "core/output_path.hpp"
 
 namespace moecheck::cli {
@@ -80,7 +83,9 @@ void show_case(const CaseShowArgs& a) {
               std::string(format_name(c.x_format)).c_str(), std::string(format_name(c.y_format)).c_str());
   std::printf("activation: %s", std::string(activation_name(c.act.kind)).c_str());
   if (c.act.kind == Activation::swiglu_clamped)
-    std::printf(" (alpha %g, limit %g)", static_cast<double>(c.act.alpha), static_cast<double>(c.act.limit));
+    std::printf(" (alpha %.9g = %s, limit %.9g = %s)", static_cast<double>(c.act.alpha),
+                float_exact_text(c.act.alpha).c_str(), static_cast<double>(c.act.limit),
+                float_exact_text(c.act.limit).c_str());
   std::printf("\nlayout: %s\n", std::string(layout_name(c.layout)).c_str());
   std::printf("stored experts: %" PRId64 " of %" PRId64 "%s\n", c.stored_count(), s.E,
               c.stored_experts.empty() ? "" : " (only routed experts stored)");
@@ -95,7 +100,28 @@ void show_case(const CaseShowArgs& a) {
   print_range("values", lo, hi, am);
   show_stack("w13 (gate/up)", c.w13);
   show_stack("w2 (down)", c.w2);
-  if (!c.provenance.empty()) std::printf("provenance: %s\n", c.provenance.c_str());
+  // Anyone can write any provenance into a file; only regenerating checks it.
+  if (!c.provenance.empty())
+    std::printf("provenance (claimed, not checked; `moecheck case verify %s` checks it): %s\n", a.file.c_str(),
+                c.provenance.c_str());
+}
+
+// Exit 0 when the provenance regenerates the file exactly, 1 (CheckFailure)
+// with the first difference, 2 (InputError) when there is nothing to
+// regenerate from.
+void verify_case_cmd(const std::string& file) {
+  const Case c = load_case(file);
+  Verification v;
+  try {
+    v = verify_case(c);
+  } catch (const InputError& e) {
+    throw InputError(file + ": no usable provenance: " + e.what());
+  }
+  if (!v.equal)
+    throw CheckFailure(file + " is not what its provenance generates; first difference: " + v.first_difference);
+  std::printf("case %s: equal to what its provenance generates (metadata, x, routing and %" PRId64
+              " experts' weights, bit for bit)\n",
+              file.c_str(), v.experts_compared);
 }
 
 void setup(CLI::App& root) {
@@ -109,8 +135,8 @@ void setup(CLI::App& root) {
   nw->callback([] {
     check_output_file(na.out, "--out");
     const GenSpec spec = spec_from_flags(na.spec);
-    const Case c = generate_case(spec);
-    save_case(na.out, c);
+    Case c;  // without weights: they go to the file expert by expert
+    save_generated_case(na.out, spec, &c);
     std::printf("wrote %s: T=%" PRId64 " H=%" PRId64 " I=%" PRId64 " E=%" PRId64 " k=%" PRId64
                 ", %s weights, %" PRId64 " experts stored, seed %" PRIu64 "\n",
                 na.out.c_str(), c.shape.T, c.shape.H, c.shape.I, c.shape.E, c.shape.k,
@@ -121,6 +147,12 @@ void setup(CLI::App& root) {
   auto* sh = cmd->add_subcommand("show", "Describe a case file");
   sh->add_option("file", sa.file, "Case file")->required();
   sh->callback([] { show_case(sa); });
+
+  static std::string verify_file;
+  auto* vf = cmd->add_subcommand("verify", "Regenerate a case from its provenance and compare it tensor by tensor "
+                                            "(exit 0 equal, 1 different, 2 no usable provenance)");
+  vf->add_option("file", verify_file, "Case file")->required();
+  vf->callback([] { verify_case_cmd(verify_file); });
 }
 
 MOECHECK_COMMAND(setup);

@@ -5,12 +5,15 @@
 //   w13.tensor_scale / w2.tensor_scale (S) F32 (nvfp4);
 //   stored_experts (S) I32 when only some experts are stored.
 // __metadata__: moecheck.version, shape (T,H,I,E,k), weight_format, x_format,
-// y_format (output format; absent reads as bf16), activation, alpha, limit,
-// layout, provenance.
+// y_format (output format; absent reads as bf16), activation, alpha, limit
+// (the fp32 value as a hex float, "0x1.b3b646p+0"; decimal text of older
+// files reads too), layout, provenance (the generator spec: a claim, which
+// `moecheck case verify` checks by regenerating).
 #pragma once
 
 #include <string>
 
+#include "core/generate.hpp"
 #include "core/problem.hpp"
 #include "core/safetensors.hpp"
 
@@ -18,9 +21,18 @@ namespace moecheck {
 
 inline constexpr int kCaseFileVersion = 1;
 
-StFile case_to_safetensors(const Case& c);
-Case case_from_safetensors(const StFile& f);  // validates; throws InputError
-void save_case(const std::string& path, const Case& c);  // atomic
+// The case as tensors that point into c: valid while c lives, never copied.
+StWrite case_views(const Case& c);
+std::vector<uint8_t> serialize_case(const Case& c);
+// Validates the header's tensors, then reads them straight into the case.
+Case case_from_safetensors(const StReader& f);  // throws InputError
+void save_case(const std::string& path, const Case& c);  // atomic, streamed
 Case load_case(const std::string& path);
+// generate_case(spec) saved to `path` without holding the case: each
+// expert's weights go to the file as they are made, so a full-size preset
+// costs one expert of memory, not the file's size. The file is byte for byte
+// the one save_case(path, generate_case(spec)) writes. `head`, when given,
+// receives the case without its weights (shape, routing, x, provenance).
+void save_generated_case(const std::string& path, const GenSpec& spec, Case* head = nullptr);
 
 }  // namespace moecheck

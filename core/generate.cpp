@@ -7,6 +7,8 @@
 
 #include "core/enum_table.hpp"
 #include "core/error.hpp"
+#include "core/float_text.hpp"
+#include "core/memory.hpp"
 #include "core/rng.hpp"
 
 namespace moecheck {
@@ -193,15 +195,14 @@ std::vector<uint8_t> make_x(const GenSpec& spec) {
 
 // Master fp32 weights (R, K) of one expert, keyed by its global id so that a
 // routed-only case holds the same weights as the all-experts case.
-std::vector<float> master_rows(const GenSpec& spec, uint64_t stream, int32_t expert, int64_t R, int64_t K) {
-  std::vector<float> m(R * K);
+void master_rows(const GenSpec& spec, uint64_t stream, int32_t expert, int64_t R, int64_t K, std::vector<float>& m) {
+  m.resize(static_cast<size_t>(R * K));
   const double scale = spec.values == ValueDist::integer ? 1.0 : 1.0 / std::sqrt(static_cast<double>(K));
 #pragma omp parallel for schedule(static) if (R * K > (1 << 18))
   for (int64_t row = 0; row < R; ++row) {
     Rng r(mix_seed(spec.seed, stream, static_cast<uint64_t>(expert), static_cast<uint64_t>(row)));
     for (int64_t k = 0; k < K; ++k) m[row * K + k] = static_cast<float>(draw_value(r, spec.values, false) * scale);
   }
-  return m;
 }
 
 // Near-cancellation with a controlled residue. Intermediate neurons pair up
@@ -232,11 +233,27 @@ void make_cancelling(const GenSpec& spec, std::vector<float>& w13, std::vector<f
     for (int64_t i = 0; i < H; ++i) w2[i * I + I - 1] = 0;
 }
 
-void append(WeightStack& into, const WeightStack& part) {
-  into.E += part.E;
-  into.data.insert(into.data.end(), part.data.begin(), part.data.end());
-  into.scales.insert(into.scales.end(), part.scales.begin(), part.scales.end());
-  into.tensor_scale.insert(into.tensor_scale.end(), part.tensor_scale.begin(), part.tensor_scale.end());
+// Copies a one-expert stack into slot `slot` of a stack sized for all.
+void put_slot(WeightStack& into, int64_t slot, const WeightStack& one) {
+  std::copy(one.data.begin(), one.data.end(), into.data.begin() + slot * static_cast<int64_t>(one.data.size()));
+  std::copy(one.scales.begin(), one.scales.end(), into.scales.begin() + slot * static_cast<int64_t>(one.scales.size()));
+  if (!one.tensor_scale.empty()) into.tensor_scale[static_cast<size_t>(slot)] = one.tensor_scale[0];
+}
+
+WeightStack empty_stack(WeightFormat f, int64_t S, int64_t R, int64_t K) {
+  WeightStack w{f, S, R, K, {}, {}, {}};
+  return w;
+}
+
+// What generate_case holds at its peak: the case itself, plus one expert's
+// fp32 masters and its quantized copy.
+uint64_t generation_bytes(const GenSpec& spec, int64_t S) {
+  const Shape& s = spec.shape;
+  uint64_t b = static_cast<uint64_t>(s.T * s.H * x_elem_bytes(spec.x_format) + 8 * s.T * s.k);
+  for (int64_t slots : {S, int64_t{1}})
+    for (const WeightStack& w : {empty_stack(spec.weights, slots, 2 * s.I, s.H), empty_stack(spec.weights, slots, s.H, s.I)})
+      b += static_cast<uint64_t>(w.data_bytes() + w.scale_bytes() + 4 * slots);
+  return b + static_cast<uint64_t>(4 * 3 * s.I * s.H);
 }
 
 std::vector<int32_t> choose_stored(const GenSpec& spec, const std::vector<int32_t>& ids) {
@@ -259,6 +276,21 @@ std::vector<int32_t> choose_stored(const GenSpec& spec, const std::vector<int32_
   return used;
 }
 
+// JSON has no NaN or infinity (nlohmann writes null, which then fails to
+// read): those go as text. A finite fp32 stays a number, which every JSON
+// reader gets exactly (it is a double's shortest round-trip text).
+nlohmann::ordered_json float_json(float v) {
+  if (std::isfinite(v)) return v;
+  return float_exact_text(v);
+}
+
+float float_of_json(const nlohmann::json& j, const char* key) {
+  if (j.is_number()) return j.get<float>();
+  const std::optional<float> v = j.is_string() ? parse_float_text(j.get<std::string>()) : std::nullopt;
+  if (!v) throw InputError(std::string("generator spec is not valid: ") + key + " is not an fp32 number");
+  return *v;
+}
+
 }  // namespace
 
 std::string_view routing_name(RoutingDist r) { return name_in(r, kRouting); }
@@ -266,32 +298,66 @@ RoutingDist parse_routing(std::string_view name) { return parse_in("routing dist
 std::string_view values_name(ValueDist v) { return name_in(v, kValues); }
 ValueDist parse_values(std::string_view name) { return parse_in("value distribution", name, kValues); }
 
-Case generate_case(const GenSpec& spec) {
+Case generate_case_without_weights(const GenSpec& spec) {
   validate_shape(spec.shape);
   const Shape& s = spec.shape;
   if (spec.x_format != Format::bf16 && spec.x_format != Format::f16 && spec.x_format != Format::f32)
     throw InputError("x format must be bf16, f16 or f32");
+  require_memory(static_cast<uint64_t>(s.T * s.H * x_elem_bytes(spec.x_format) + 8 * s.T * s.k),
+                 "generating x and the routing (T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) + ")");
   Case c;
   c.shape = s;
   c.act = spec.act;
   c.layout = spec.layout;
   c.x_format = spec.x_format;
-  c.y_format = spec.y_format;  // validate() below rejects a non-output format
+  c.y_format = spec.y_format;  // validate() rejects a non-output format
   c.topk_ids = route(spec);
   c.topk_weights = route_weights(spec);
   c.x = make_x(spec);
   c.stored_experts = choose_stored(spec, c.topk_ids);
-  c.w13 = {spec.weights, 0, 2 * s.I, s.H, {}, {}, {}};
-  c.w2 = {spec.weights, 0, s.H, s.I, {}, {}, {}};
-  for (int64_t slot = 0; slot < c.stored_count(); ++slot) {
-    const int32_t e = c.stored_experts.empty() ? static_cast<int32_t>(slot) : c.stored_experts[slot];
-    auto m13 = master_rows(spec, kW13, e, 2 * s.I, s.H);
-    auto m2 = master_rows(spec, kW2, e, s.H, s.I);
-    if (spec.values == ValueDist::cancel) make_cancelling(spec, m13, m2);
-    append(c.w13, quantize_weights(spec.weights, 1, 2 * s.I, s.H, m13));
-    append(c.w2, quantize_weights(spec.weights, 1, s.H, s.I, m2));
-  }
+  c.w13 = empty_stack(spec.weights, 0, 2 * s.I, s.H);
+  c.w2 = empty_stack(spec.weights, 0, s.H, s.I);
   c.provenance = spec_to_json(spec);
+  return c;
+}
+
+ExpertGenerator::ExpertGenerator(const GenSpec& spec) : spec_(spec) {
+  const Shape& s = spec.shape;
+  require_memory(generation_bytes(spec, 0), "generating one expert's weights (H=" + std::to_string(s.H) +
+                                                " I=" + std::to_string(s.I) + ")");
+}
+
+const ExpertWeights& ExpertGenerator::operator()(int32_t expert) {
+  const Shape& s = spec_.shape;
+  master_rows(spec_, kW13, expert, 2 * s.I, s.H, m13_);
+  master_rows(spec_, kW2, expert, s.H, s.I, m2_);
+  if (spec_.values == ValueDist::cancel) make_cancelling(spec_, m13_, m2_);
+  quantize_weights_into(out_.w13, spec_.weights, 1, 2 * s.I, s.H, m13_);
+  quantize_weights_into(out_.w2, spec_.weights, 1, s.H, s.I, m2_);
+  return out_;
+}
+
+Case generate_case(const GenSpec& spec) {
+  Case c = generate_case_without_weights(spec);
+  const Shape& s = c.shape;
+  const int64_t S = c.stored_count();
+  require_memory(generation_bytes(spec, S), "generating this case (T=" + std::to_string(s.T) + " H=" +
+                                                std::to_string(s.H) + " I=" + std::to_string(s.I) + ", " +
+                                                std::to_string(S) + " experts stored)");
+  // Sized once: growing expert by expert would copy the whole stack each time
+  // its capacity doubles.
+  for (WeightStack* w : {&c.w13, &c.w2}) {
+    w->E = S;
+    w->data.resize(static_cast<size_t>(w->data_bytes()));
+    w->scales.resize(static_cast<size_t>(w->scale_bytes()));
+    if (spec.weights == WeightFormat::nvfp4) w->tensor_scale.resize(static_cast<size_t>(S));
+  }
+  ExpertGenerator gen(spec);
+  for (int64_t slot = 0; slot < S; ++slot) {
+    const ExpertWeights& one = gen(c.stored_experts.empty() ? static_cast<int32_t>(slot) : c.stored_experts[slot]);
+    put_slot(c.w13, slot, one.w13);
+    put_slot(c.w2, slot, one.w2);
+  }
   validate(c);
   return c;
 }
@@ -309,8 +375,8 @@ std::string spec_to_json(const GenSpec& spec) {
   j["x_format"] = format_name(spec.x_format);
   j["y_format"] = format_name(spec.y_format);
   j["activation"] = activation_name(spec.act.kind);
-  j["alpha"] = spec.act.alpha;
-  j["limit"] = spec.act.limit;
+  j["alpha"] = float_json(spec.act.alpha);
+  j["limit"] = float_json(spec.act.limit);
   j["layout"] = layout_name(spec.layout);
   j["routing"] = routing_name(spec.routing);
   j["values"] = values_name(spec.values);
@@ -332,8 +398,8 @@ GenSpec spec_from_json(std::string_view text) {
     // Specs written before the output format was a choice: bf16.
     if (j.contains("y_format")) s.y_format = parse_format(j.at("y_format").get<std::string>());
     s.act.kind = parse_activation(j.at("activation").get<std::string>());
-    s.act.alpha = j.at("alpha").get<float>();
-    s.act.limit = j.at("limit").get<float>();
+    s.act.alpha = float_of_json(j.at("alpha"), "alpha");
+    s.act.limit = float_of_json(j.at("limit"), "limit");
     s.layout = parse_layout(j.at("layout").get<std::string>());
     s.routing = parse_routing(j.at("routing").get<std::string>());
     s.values = parse_values(j.at("values").get<std::string>());

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/problem.hpp"
 
@@ -43,7 +44,27 @@ struct GenSpec {
 //   cancel   neurons in pairs whose down columns cancel and whose h differ
 //            only through one hidden channel set to 2^-e per token: |y| is
 //            about 2^-e of its condition number, e down to ~56 (make_cancelling)
+// Throws InputError, naming the size, when the case cannot fit in memory.
 Case generate_case(const GenSpec& spec);
+
+// generate_case in parts, for checking a large case expert by expert without
+// a second copy: the case with routing, x and provenance but no weights
+// (stacks of 0 experts), and each expert's weights as generate_case stores
+// them (stacks of 1 expert; the reference stays valid until the next call).
+Case generate_case_without_weights(const GenSpec& spec);
+struct ExpertWeights {
+  WeightStack w13, w2;
+};
+class ExpertGenerator {
+ public:
+  explicit ExpertGenerator(const GenSpec& spec);
+  const ExpertWeights& operator()(int32_t expert);
+
+ private:
+  GenSpec spec_;
+  std::vector<float> m13_, m2_;  // fp32 masters, reused across experts
+  ExpertWeights out_;
+};
 
 // The spec as JSON (stored as the case's provenance) and back.
 std::string spec_to_json(const GenSpec& spec);

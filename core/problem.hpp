@@ -92,6 +92,9 @@ int64_t poison_unrouted_experts(Case& c);
 // stored, non-finite routing weights, tensor sizes that do not match the
 // shape, missing or mis-shaped scales, zero-sized dimensions.
 void validate(const Case& c);
+// All of validate() but the weight stacks' sizes and scales (a case whose
+// weights are still being written).
+void validate_without_weights(const Case& c);
 void validate_shape(const Shape& s);
 
 // Bytes one x (or y) element takes: 4 for f32, 2 for bf16 / f16.

@@ -10,13 +10,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/case_io.hpp"
 #include "core/error.hpp"
+#include "core/float_text.hpp"
 #include "core/generate.hpp"
 
 #ifndef MOECHECK_TESTDATA
@@ -76,7 +79,7 @@ Result try_load_path(const fs::path& p) {
 
 Result try_load_bytes(const std::vector<uint8_t>& b) {
   try {
-    case_from_safetensors(parse_safetensors(b.data(), b.size()));
+    case_from_safetensors(StReader::from_bytes(b.data(), b.size()));
     return {Outcome::loaded, ""};
   } catch (const InputError& e) {
     return {Outcome::input_error, e.what()};
@@ -195,6 +198,41 @@ TEST(Safetensors, ReadingWhatIsNotAFileIsAnInputError) {
   EXPECT_EQ(dir.outcome, Outcome::input_error) << dir.message;
 }
 
+// ---- hostile headers too big for the committed corpus -------------------------------
+
+std::vector<uint8_t> file_with_header(const std::string& h) {
+  std::vector<uint8_t> b(8 + h.size());
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(static_cast<uint64_t>(h.size()) >> (8 * i));
+  std::copy(h.begin(), h.end(), b.begin() + 8);
+  return b;
+}
+
+void expect_rejected(const std::vector<uint8_t>& b, const std::string& fragment) {
+  const Result r = try_load_bytes(b);
+  EXPECT_EQ(r.outcome, Outcome::input_error) << r.message;
+  EXPECT_NE(r.message.find(fragment), std::string::npos) << r.message;
+}
+
+// Issue 21: 3.6 GiB and 21 s, or std::bad_alloc under a 4 GB limit, before.
+TEST(HostileHeaders, Nested100MBHeaderIsRejectedAtDepth4) {
+  expect_rejected(file_with_header(std::string(kMaxHeaderBytes, '[')), "nests deeper than 3 levels");
+}
+
+// Issue 21 had 1.7 M of them accepted (1.5 GiB, 9.9 s); one past the limit
+// goes the same way.
+TEST(HostileHeaders, ZeroSizeTensors65537AreRejected) {
+  std::string h = "{";
+  for (size_t i = 0; i <= kMaxTensors; ++i)
+    h += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  expect_rejected(file_with_header(h + "}"), "more than 65536 tensors");
+}
+
+TEST(HostileHeaders, ShapeOf2Pow21EntriesIsRejected) {
+  std::string h = "{\"x\":{\"dtype\":\"U8\",\"data_offsets\":[0,1],\"shape\":[1";
+  for (size_t i = 0; i < kMaxHeaderValues; ++i) h += ",1";
+  expect_rejected(file_with_header(h + "]}}"), "more than 2097152 JSON values");
+}
+
 StFile sample_file() {
   StFile f;
   f.metadata["b"] = "two words";
@@ -239,6 +277,58 @@ TEST(Safetensors, WriteIsAtomicAndLeavesNoTemporary) {
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path(), p) << "left behind: " << e.path();
   EXPECT_THROW(write_safetensors((dir / "missing" / "f.safetensors").string(), sample_file()), InputError);
   fs::remove_all(dir);
+}
+
+TEST(Safetensors, WritingPastTheFreeDiskSpaceIsRefusedBeforeAnyByte) {
+  const fs::path dir = fs::temp_directory_path() / ("moecheck_disk_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  StWrite w;
+  w.tensors["huge"] = {"U8", {int64_t{1} << 60}, nullptr, size_t{1} << 60};
+  try {
+    write_safetensors((dir / "f.safetensors").string(), w);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("of disk space"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(dir)) << "a file or temporary was left behind";
+  fs::remove_all(dir);
+}
+
+// Every dimension within validate_shape's 2^20, x alone 2 TiB: a sparse file
+// on disk, refused before any tensor is allocated.
+TEST(CaseFiles, SparseFileOfA2TiBCaseIsRefusedNamingTheSize) {
+  const int64_t T = 1 << 20, H = 1 << 20;
+  const uint64_t xb = uint64_t(T) * H * 2, ids = uint64_t(T) * 4, w13 = 2 * uint64_t(H) * 2, w2 = uint64_t(H) * 2;
+  auto entry = [](const char* dtype, const std::string& shape, uint64_t b, uint64_t e) {
+    return std::string("{\"dtype\":\"") + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" +
+           std::to_string(b) + "," + std::to_string(e) + "]}";
+  };
+  const std::string t = std::to_string(T), h = std::to_string(H);
+  std::string hdr = "{\"__metadata__\":{\"moecheck.version\":\"1\",\"T\":\"" + t + "\",\"H\":\"" + h +
+                    "\",\"I\":\"1\",\"E\":\"1\",\"k\":\"1\",\"weight_format\":\"bf16\",\"x_format\":\"bf16\","
+                    "\"activation\":\"swiglu\",\"alpha\":\"1\",\"limit\":\"7\",\"layout\":\"concatenated\"},";
+  hdr += "\"x\":" + entry("BF16", "[" + t + "," + h + "]", 0, xb) + ",";
+  hdr += "\"topk_ids\":" + entry("I32", "[" + t + ",1]", xb, xb + ids) + ",";
+  hdr += "\"topk_weights\":" + entry("F32", "[" + t + ",1]", xb + ids, xb + 2 * ids) + ",";
+  hdr += "\"w13\":" + entry("BF16", "[1,2," + h + "]", xb + 2 * ids, xb + 2 * ids + w13) + ",";
+  hdr += "\"w2\":" + entry("BF16", "[1," + h + ",1]", xb + 2 * ids + w13, xb + 2 * ids + w13 + w2) + "}";
+  const fs::path p = fs::temp_directory_path() / ("moecheck_sparse_" + std::to_string(getpid()) + ".safetensors");
+  {
+    const std::vector<uint8_t> head = file_with_header(hdr);
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  }
+  std::error_code ec;
+  fs::resize_file(p, file_with_header(hdr).size() + xb + 2 * ids + w13 + w2, ec);
+  if (ec) {
+    fs::remove(p);
+    GTEST_SKIP() << "this file system holds no 2 TiB sparse file: " << ec.message();
+  }
+  const Result r = try_load_path(p);
+  fs::remove(p);
+  EXPECT_EQ(r.outcome, Outcome::input_error) << r.message;
+  EXPECT_NE(r.message.find("loading this case needs"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("bytes) of memory"), std::string::npos) << r.message;
 }
 
 // ---- case round trips --------------------------------------------------------------
@@ -286,13 +376,59 @@ TEST(CaseFiles, GeneratedCasesRoundTripBitForBit) {
       c.y_format = ys[(static_cast<int>(f) + static_cast<int>(x)) % 3];
       const std::string what = std::string(weight_format_name(f)) + " x " + std::string(format_name(x)) + " y " +
                                std::string(format_name(c.y_format));
-      const std::vector<uint8_t> bytes = serialize_safetensors(case_to_safetensors(c));
-      const StFile parsed = parse_safetensors(bytes.data(), bytes.size());
-      expect_same(case_to_safetensors(c), parsed);
-      expect_same_case(c, case_from_safetensors(parsed), what);
-      EXPECT_EQ(serialize_safetensors(case_to_safetensors(case_from_safetensors(parsed))), bytes) << what;
+      const std::vector<uint8_t> bytes = serialize_case(c);
+      const Case back = case_from_safetensors(StReader::from_bytes(bytes.data(), bytes.size()));
+      expect_same_case(c, back, what);
+      EXPECT_EQ(serialize_case(back), bytes) << what;
     }
   }
+}
+
+// Issue 21: `case new --alpha 1e-40` wrote "9.9999461e-41", which the loader
+// then rejected; issue 17: alpha "1.70200002" agreed with fp32 to 17-31 bits.
+TEST(CaseFiles, ClampedAlphaAndLimitRoundTripBitForBitThroughAFile) {
+  GenSpec s;
+  s.shape = {1, 8, 4, 2, 1};
+  s.act.kind = Activation::swiglu_clamped;
+  const fs::path p = fs::temp_directory_path() / ("moecheck_alpha_" + std::to_string(getpid()) + ".safetensors");
+  for (auto [alpha, limit] : {std::pair{1e-40f, 7.0f}, std::pair{1.702f, std::nextafter(7.0f, 8.0f)},
+                              std::pair{std::numeric_limits<float>::denorm_min(), 3.4e38f}}) {
+    s.act.alpha = alpha;
+    s.act.limit = limit;
+    save_case(p.string(), generate_case(s));
+    const StReader r = StReader::from_path(p.string());
+    EXPECT_EQ(float_bits(*parse_float_text(r.metadata().at("alpha"))), float_bits(alpha)) << r.metadata().at("alpha");
+    const Case back = load_case(p.string());
+    EXPECT_EQ(float_bits(back.act.alpha), float_bits(alpha)) << alpha;
+    EXPECT_EQ(float_bits(back.act.limit), float_bits(limit)) << limit;
+  }
+  fs::remove(p);
+}
+
+TEST(ValidCorpus, AlphaInHexAndInOldSubnormalDecimalReadExactly) {
+  const Case hex = load_case((kTestdata / "valid" / "case_alpha_hex.safetensors").string());
+  EXPECT_EQ(float_bits(hex.act.alpha), float_bits(1.702f));
+  EXPECT_EQ(float_bits(hex.act.limit), float_bits(7.0f));
+  const Case old = load_case((kTestdata / "valid" / "case_alpha_subnormal_decimal.safetensors").string());
+  EXPECT_EQ(float_bits(old.act.alpha), float_bits(1e-40f));
+}
+
+// `case new` writes expert by expert without holding the case; the file
+// must be the one the in-memory path writes.
+TEST(CaseFiles, SavedExpertByExpertEqualsSavedWholeForEveryWeightFormat) {
+  const fs::path p = fs::temp_directory_path() / ("moecheck_pieces_" + std::to_string(getpid()) + ".safetensors");
+  for (WeightFormat f : all_weight_formats()) {
+    GenSpec s;
+    s.shape = {3, 40, 24, 12, 2};
+    s.weights = f;
+    s.storage = f == WeightFormat::mxfp4 ? ExpertStorage::routed : ExpertStorage::all;
+    s.seed = 21;
+    Case head;
+    save_generated_case(p.string(), s, &head);
+    EXPECT_EQ(read_bytes(p), serialize_case(generate_case(s))) << weight_format_name(f);
+    EXPECT_EQ(head.topk_ids, generate_case(s).topk_ids) << weight_format_name(f);
+  }
+  fs::remove(p);
 }
 
 TEST(CaseFiles, RoutedOnlyStorageRoundTrips) {

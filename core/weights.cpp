@@ -287,23 +287,38 @@ uint32_t encode_quotient(Format f, double v, double s) {
 }
 
 WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, const std::vector<float>& master) {
+  WeightStack w;
+  quantize_weights_into(w, fmt, E, R, K, master);
+  return w;
+}
+
+void quantize_weights_into(WeightStack& w, WeightFormat fmt, int64_t E, int64_t R, int64_t K,
+                           const std::vector<float>& master) {
   if (static_cast<int64_t>(master.size()) != E * R * K)
     throw InputError("quantize_weights: master has " + std::to_string(master.size()) + " values, expected " +
                      std::to_string(E * R * K));
-  WeightStack w;
   w.format = fmt;
   w.E = E;
   w.R = R;
   w.K = K;
   w.data.assign(static_cast<size_t>(w.data_bytes()), 0);
   w.scales.assign(static_cast<size_t>(w.scale_bytes()), 0);
+  w.tensor_scale.clear();
   switch (fmt) {
     case WeightFormat::bf16:
     case WeightFormat::f16: {
+      // f32_to_code is encode() on an fp32 input without the general
+      // double path: full-size presets spend most of their generation here.
       const Format elem = element_format(fmt);
 #pragma omp parallel for schedule(static) if (E * R * K > (1 << 18))
-      for (int64_t er = 0; er < E * R; ++er)
-        for (int64_t k = 0; k < K; ++k) put_code(w, er / R, er % R, k, encode(elem, master[er * K + k]));
+      for (int64_t er = 0; er < E * R; ++er) {
+        uint8_t* row = w.data.data() + er * 2 * K;
+        for (int64_t k = 0; k < K; ++k) {
+          const uint32_t code = f32_to_code(elem, master[er * K + k]);
+          row[2 * k] = static_cast<uint8_t>(code);
+          row[2 * k + 1] = static_cast<uint8_t>(code >> 8);
+        }
+      }
       break;
     }
     case WeightFormat::fp8_channel: quantize_fp8_channel(w, master); break;
@@ -312,7 +327,6 @@ WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, 
     case WeightFormat::mxfp4: quantize_mx(w, master); break;
     case WeightFormat::nvfp4: quantize_nvfp4(w, master); break;
   }
-  return w;
 }
 
 void poison_expert_nan(WeightStack& w, int64_t e) {

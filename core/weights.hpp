@@ -58,6 +58,10 @@ struct WeightStack {
 // scales; NVIDIA's two-level rule for NVFP4). `master` is indexed
 // [(e * R + r) * K + k].
 WeightStack quantize_weights(WeightFormat fmt, int64_t E, int64_t R, int64_t K, const std::vector<float>& master);
+// The same into `w`, reusing its buffers: generating a large case expert by
+// expert then costs no fresh (page-faulting) allocation per expert.
+void quantize_weights_into(WeightStack& w, WeightFormat fmt, int64_t E, int64_t R, int64_t K,
+                           const std::vector<float>& master);
 
 // Makes every value of expert `e` NaN in the format's own way, for isolation
 // tests (a kernel must never read an unselected expert): NaN element codes

@@ -1,5 +1,5 @@
-// libFuzzer harness for the case loader: bytes -> parse_safetensors ->
-// case_from_safetensors. Rejecting input with an InputError is the expected
+// libFuzzer harness for the case loader: bytes -> StReader (header checks)
+// -> case_from_safetensors, and the generic parse_safetensors. Rejecting input with an InputError is the expected
 // outcome; any other exception, a crash, a sanitizer report, a leak or a hang
 // is a finding.
 #include <cstddef>
@@ -12,7 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const moecheck::StFile f = moecheck::parse_safetensors(data, size);
-    const moecheck::Case c = moecheck::case_from_safetensors(f);
+    const moecheck::Case c = moecheck::case_from_safetensors(moecheck::StReader::from_bytes(data, size));
     // A case that validates must also survive the accessors the oracle uses.
     volatile double sink = 0;
     for (int64_t t = 0; t < c.shape.T; ++t)

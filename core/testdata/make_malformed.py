@@ -122,6 +122,24 @@ def drop(named, name):
     return [t for t in named if t[0] != name]
 
 
+def duplicate_key_case(key, second):
+    """A valid case whose __metadata__ names `key` twice (json.dumps cannot)."""
+    good = tensors(meta(), case_tensors())
+    hlen = struct.unpack("<Q", good[:8])[0]
+    header, data = good[8:8 + hlen], good[8 + hlen:]
+    header = header.replace(b'"%s":' % key.encode(), b'"%s":"%s","%s":' % (key.encode(), second.encode(), key.encode()), 1)
+    return raw(header.rstrip() + b" " * (-len(header.rstrip()) % 8), data)
+
+
+# A generator spec of moecheck's own form whose case has this file's shape
+# and formats but other values.
+FALSE_PROVENANCE = json.dumps({
+    "generator": "moecheck.generate_case/1", "preset": "custom", "T": T, "H": H, "I": I, "E": E, "k": K_TOP,
+    "weights": "bf16", "x_format": "bf16", "y_format": "bf16", "activation": "swiglu", "alpha": 1.7020000219345093,
+    "limit": 7.0, "layout": "concatenated", "routing": "uniform", "values": "normal", "storage": "auto",
+    "seed": "1"}, separators=(",", ":"))
+
+
 def valid_files():
     return {
         "case_bf16.safetensors": tensors(meta(), case_tensors()),
@@ -130,6 +148,15 @@ def valid_files():
         "case_stored_experts.safetensors": tensors(
             meta(), case_tensors(ids=(0, 2, 2, 3), S=3) + [("stored_experts", "I32", [3], i32([0, 2, 3]))]),
         "case_swiglu_clamped.safetensors": tensors(meta(activation="swiglu_clamped", limit="10"), case_tensors()),
+        # A provenance that claims what the file is not: `case verify` exits 1.
+        "case_false_provenance.safetensors": tensors(meta(provenance=FALSE_PROVENANCE), case_tensors()),
+        # alpha and limit as moecheck writes them now: the fp32 value's hex float.
+        "case_alpha_hex.safetensors": tensors(
+            meta(activation="swiglu_clamped", alpha="0x1.b3b646p+0", limit="0x1.cp+2"), case_tensors()),
+        # What `case new --alpha 1e-40` wrote before: a decimal that rounds to
+        # a subnormal fp32 (std::stof rejected it).
+        "case_alpha_subnormal_decimal.safetensors": tensors(
+            meta(activation="swiglu_clamped", alpha="9.9999461e-41"), case_tensors()),
         # The others have no y_format key (files from before it existed): bf16.
         "case_y_f32.safetensors": tensors(meta(y_format="f32"), case_tensors()),
         # An empty tensor sharing its offset with a non-empty one that sorts
@@ -170,7 +197,17 @@ def malformed_files():
     f["header_unterminated"] = (raw(b'{"x":{"dtype":"F32"'), "not valid JSON")
     f["header_invalid_utf8"] = (raw(b'{"\xff\xfe":{}}'), "not valid JSON")
     f["header_nul_byte"] = (raw(b'{"x"\x00:1}'), "not valid JSON")
-    f["header_deep_nesting"] = (raw(b"[" * 20000), "not valid JSON")
+    f["header_deep_nesting"] = (raw(b"[" * 20000), "nests deeper than 3 levels")
+    f["header_depth_4"] = (raw(b'{"x":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}}'), "nests deeper than 3 levels")
+    # nlohmann::json keeps the last of repeated keys silently; the loader must not.
+    f["header_duplicate_tensor"] = (raw(b'{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
+                                        b'"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', eight),
+                                    "duplicate key 'x' in the safetensors header")
+    f["header_duplicate_metadata"] = (raw(b'{"__metadata__":{"T":"2"},"__metadata__":{"T":"3"},'
+                                          b'"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', eight),
+                                      "duplicate key '__metadata__' in the safetensors header")
+    f["entry_duplicate_dtype"] = (raw(b'{"x":{"dtype":"F64","dtype":"F32","shape":[2],"data_offsets":[0,8]}}', eight),
+                                  "duplicate key 'dtype' in the entry of tensor 'x'")
     f["header_trailing_garbage"] = (raw(b'{} {"a":1}'), "not valid JSON")
     # -- tensor entries
     one("entry_not_object", {"x": 5}, b"", "entry is not an object")
@@ -252,6 +289,9 @@ def malformed_files():
     case("alpha_not_number", meta(alpha="fast"), ct, "not a number")
     case("clamped_limit_nan", meta(activation="swiglu_clamped", limit="nan"), ct, "clamped SwiGLU")
     case("bf16_with_scale", meta(), ct + [("w13.scale", "F32", [E, 2 * I], f32([1.0] * (E * 2 * I)))], "present but")
+    case("alpha_overflows_fp32", meta(activation="swiglu_clamped", alpha="1e39"), ct, "within fp32's range")
+    f["case_metadata_duplicate_activation"] = (duplicate_key_case("activation", "geglu"),
+                                               "duplicate key 'activation' in __metadata__")
     mx = case_tensors("mxfp8")
     case("mxfp8_missing_scale", meta(weight_format="mxfp8"), drop(mx, "w13.scale"), "no tensor 'w13.scale'")
     case("mxfp8_missing_w2_scale", meta(weight_format="mxfp8"), drop(mx, "w2.scale"), "no tensor 'w2.scale'")
