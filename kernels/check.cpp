@@ -54,20 +54,34 @@ Judgement judge_output(Format out, const OracleResult& o, const std::vector<doub
   return j;
 }
 
-double selected_weight_max(const Case& c) {
+namespace {
+
+// f(row) folded with max over every row of w that belongs to an expert some
+// token selected (rows dequantized to doubles, exactly).
+template <typename F>
+double over_selected_rows(const Case& c, const WeightStack& w, F f) {
   std::vector<bool> used(static_cast<size_t>(c.stored_count()), false);
   for (int32_t id : c.topk_ids) used[static_cast<size_t>(c.slot_of(id))] = true;
   double m = 0;
-  for (const WeightStack* w : {&c.w13, &c.w2}) {
-    std::vector<double> row(static_cast<size_t>(w->K));
-    for (int64_t e = 0; e < w->E; ++e)
-      for (int64_t r = 0; used[static_cast<size_t>(e)] && r < w->R; ++r) {
-        w->dequant_row(e, r, row.data());
-        for (double v : row)
-          if (!std::isnan(v)) m = std::max(m, std::fabs(v));
-      }
-  }
+  std::vector<double> row(static_cast<size_t>(w.K));
+  for (int64_t e = 0; e < w.E; ++e)
+    for (int64_t r = 0; used[static_cast<size_t>(e)] && r < w.R; ++r) {
+      w.dequant_row(e, r, row.data());
+      m = std::max(m, f(row));
+    }
   return m;
+}
+
+}  // namespace
+
+double selected_weight_max(const Case& c) {
+  auto row_max = [](const std::vector<double>& row) {
+    double m = 0;
+    for (double v : row)
+      if (!std::isnan(v)) m = std::max(m, std::fabs(v));
+    return m;
+  };
+  return std::max(over_selected_rows(c, c.w13, row_max), over_selected_rows(c, c.w2, row_max));
 }
 
 bool has_nonfinite_terms(const OracleResult& o) {
@@ -121,6 +135,20 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
   };
   if (over(o.g_cond) || over(o.u_cond) || over(o.h)) return true;
   if (n.epilogue_roundings >= 2 && code_products_over(c, o, lim)) return true;
+  // Rows re-quantized with one fp32 scale each (RequantScale::fp32_row) enter
+  // the GEMM as codes, so its accumulator holds codes times weights, up to
+  // the largest code times a weight row's 1-norm, however small the values
+  // the codes stand for (a weight near fp32's top times a code of 448).
+  if (n.requant_scale == RequantScale::fp32_row) {
+    auto l1 = [](const std::vector<double>& row) {
+      double a = 0;
+      for (double v : row)
+        if (!std::isnan(v)) a += std::fabs(v);
+      return a;
+    };
+    if (n.x_requant && mini_max(*n.x_requant) * over_selected_rows(c, c.w13, l1) > lim) return true;
+    if (n.h_requant && mini_max(*n.h_requant) * over_selected_rows(c, c.w2, l1) > lim) return true;
+  }
   // x rounded element-wise into a narrower range (f32 x into bf16 tiles:
   // bf16's largest finite value is below fp32's) may become inf, and a zero
   // routing weight times inf is NaN. Block-scaled re-quantization picks its
