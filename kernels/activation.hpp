@@ -66,6 +66,10 @@ MOECHECK_HD float to_f32(double v) {
 // to degree 13 (remainder < 1e-17), exact scaling by 2^k.
 MOECHECK_HD double exp_d(double x) {
   if (!(x == x)) return x;
+  // e^-inf = 0 exactly, so silu(-inf) = -inf * 0 is NaN as on the exact
+  // values (oracle/BOUNDS.md 1.7), not -inf * e^-700.
+  if (x == -HUGE_VAL) return 0.0;
+  if (x == HUGE_VAL) return x;
   if (x > 700.0) x = 700.0;
   if (x < -700.0) x = -700.0;
   const double shifter = 6755399441055744.0;  // 1.5 * 2^52: rounds to integer

@@ -95,6 +95,21 @@ TEST(Activation, NaN_propagates_and_zero_maps_to_zero) {
   }
 }
 
+// Infinite g as on the exact values (oracle/BOUNDS.md 1.7): F(g) = g s(g)
+// with s(-inf) = 0 exactly, so F(-inf) u is -inf * 0 = NaN and F(+inf) u is
+// +-inf. (An e^-x clamped at 700 once made silu(-inf) = -inf: fuzzing found
+// it on f16 x whose heavy tail overflowed to inf, H200, 2026-12-04.)
+TEST(Activation, InfiniteGateFollowsTheExactValues_SwiGLU_GeGLU) {
+  for (auto kind : {Activation::swiglu, Activation::geglu}) {
+    ActivationSpec s;
+    s.kind = kind;
+    EXPECT_TRUE(std::isnan(act::apply(s, -INFINITY, 2.0f))) << activation_name(kind);
+    EXPECT_EQ(act::apply(s, INFINITY, 2.0f), INFINITY) << activation_name(kind);
+    EXPECT_EQ(act::apply(s, INFINITY, -2.0f), -INFINITY) << activation_name(kind);
+    EXPECT_TRUE(std::isnan(act::apply(s, INFINITY, 0.0f))) << activation_name(kind);
+  }
+}
+
 TEST(Activation, Clamps_apply_at_the_limit) {
   ActivationSpec s;
   s.kind = Activation::swiglu_clamped;

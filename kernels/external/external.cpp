@@ -67,7 +67,7 @@ struct Supports {
 // one request unless kept, and only the worker reads it).
 void write_scratch(const std::string& path, const Case& c) {
   validate(c);
-  const std::vector<uint8_t> bytes = serialize_safetensors(case_to_safetensors(c));
+  const std::vector<uint8_t> bytes = serialize_case(c);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!out.flush()) throw InputError("cannot write the request's case file " + path);
