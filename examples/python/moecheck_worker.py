@@ -59,6 +59,11 @@ def write_y(path, y):
     os.replace(tmp, path)
 
 
+def fp32_text(text):
+    """alpha and limit travel as C99 hex floats (exact); older files wrote decimal."""
+    return float.fromhex(text) if "0x" in text.lower() else float(text)
+
+
 class Case:
     """A moecheck case: x (T, H), routing (T, k) as storage slots, w13 (S, 2I, H), w2 (S, H, I)."""
 
@@ -68,7 +73,7 @@ class Case:
         self.weight_format, self.x_format = meta["weight_format"], meta["x_format"]
         self.y_dtype = Y_DTYPES[meta.get("y_format", "bf16")]
         self.activation, self.layout = meta["activation"], meta["layout"]
-        self.alpha, self.limit = float(meta["alpha"]), float(meta["limit"])
+        self.alpha, self.limit = fp32_text(meta["alpha"]), fp32_text(meta["limit"])
         ids = t["topk_ids"].long()
         if "stored_experts" in t:  # only the routed experts' weights are stored: global id -> slot
             ids = torch.searchsorted(t["stored_experts"].long(), ids)
