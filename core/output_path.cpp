@@ -38,16 +38,16 @@ void check_output_dir(const std::string& path, const std::string& flag) {
   if (path.empty()) throw InputError(flag + " is empty");
   std::error_code ec;
   const fs::path p = fs::absolute(fs::path(path), ec);
-  if (fs::exists(p, ec)) {
-    if (!fs::is_directory(p, ec)) throw InputError(flag + " '" + path + "' exists and is not a directory");
-    if (access(p.c_str(), W_OK | X_OK) != 0) throw InputError(flag + " '" + path + "' is not writable");
-    return;
+  // The writer creates missing directories (mkdir -p), so the nearest
+  // existing ancestor decides: it must be a writable directory.
+  fs::path at = p;
+  while (!fs::exists(at, ec) && at.has_parent_path() && at.parent_path() != at) at = at.parent_path();
+  if (!fs::is_directory(at, ec)) {
+    throw InputError(flag + " '" + path + "': '" + at.string() + "' exists and is not a directory");
   }
-  const fs::path parent = p.parent_path();
-  if (!fs::is_directory(parent, ec))
-    throw InputError(flag + " '" + path + "': directory '" + parent.string() + "' does not exist");
-  if (access(parent.c_str(), W_OK | X_OK) != 0)
-    throw InputError(flag + " '" + path + "': directory '" + parent.string() + "' is not writable");
+  if (access(at.c_str(), W_OK | X_OK) != 0) {
+    throw InputError(flag + " '" + path + "': directory '" + at.string() + "' is not writable");
+  }
 }
 
 namespace {

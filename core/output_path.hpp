@@ -13,7 +13,8 @@ namespace moecheck {
 // `inputs` are files the command reads: writing one of them would destroy
 // the input before (or while) it is used.
 void check_output_file(const std::string& path, const std::string& flag, const std::vector<std::string>& inputs = {});
-// An existing directory, or a new one whose parent directory exists.
+// An existing writable directory, or a new one whose nearest existing
+// ancestor is a writable directory (the writer creates the rest).
 void check_output_dir(const std::string& path, const std::string& flag);
 
 // A temporary file removed if the process dies of SIGINT, SIGTERM or SIGHUP

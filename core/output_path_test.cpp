@@ -60,10 +60,18 @@ TEST_F(OutputPath, FifoDeviceAndDirectoryAreRefused) {
 TEST_F(OutputPath, MissingDirectoryIsRefused) {
   EXPECT_NE(error_of([&] { check_output_file(at("no/such/file"), "--out"); }).find("does not exist"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { check_output_dir(at("no/such"), "--out"); }).find("does not exist"), std::string::npos);
-  EXPECT_NO_THROW(check_output_dir(at("new_dir"), "--out"));
   std::ofstream(at("file")) << "x";
   EXPECT_NE(error_of([&] { check_output_dir(at("file"), "--out"); }).find("not a directory"), std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_dir(at("file/below/it"), "--out"); }).find("not a directory"),
+            std::string::npos);
+}
+
+// A report directory is created with its missing parents, as a clean build's
+// report.smoke writes build/reports/test-reports/smoke.
+TEST_F(OutputPath, NewDirectoryUnderMissingParentsIsAccepted) {
+  EXPECT_NO_THROW(check_output_dir(at("new_dir"), "--out"));
+  EXPECT_NO_THROW(check_output_dir(at("no/such/dir"), "--out"));
+  EXPECT_FALSE(fs::exists(at("no")));  // checking creates nothing
 }
 
 TEST_F(OutputPath, InputFileIsRefusedUnderAnyName) {
