@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -32,7 +33,7 @@ constexpr int kProductionChunk = 2;
 // The production tier's share of the run: of the time under --time (the
 // larger cases cost what they cost), of the chunks under --cases (one in
 // kProductionEvery, so the schedule does not depend on the clock).
-constexpr double kProductionShare = 0.3;
+constexpr double kProductionShare = 0.25;
 constexpr int64_t kProductionEvery = 4;
 
 struct TierStats {
@@ -57,10 +58,20 @@ struct State {
   std::vector<props::Property> props;
   std::ostream& out;
   Clock::time_point start = Clock::now(), last_status = Clock::now();
-  int64_t cases = 0, skipped = 0, shrink_steps = 0;
+  int64_t cases = 0, skipped = 0, shrink_steps = 0, peer_turn = 0;
+  // A small case's properties run side by side on the host's cores (one
+  // thread's oracle is all a small case needs, so the others sat idle) where
+  // every variant involved is built in: a plugin or a worker process need not
+  // be reentrant. Device runs stay on one thread.
+  const bool side_by_side =
+      opt.backend == props::Backend::host && Registry::instance().origin(v.name()) == "builtin";
   Tier tier = Tier::small;  // of the chunk being run
   std::map<Tier, TierStats> tiers;
   std::map<props::Property, std::map<props::Status, int64_t>> verdicts;  // per property, of passing cases
+  // Small-tier seconds in building cases, the oracle and each property
+  // (thread seconds where properties run side by side): what a faster
+  // fuzzer must cut.
+  std::map<std::string, double> small_seconds;
   std::map<std::string, int64_t> classes;
   std::optional<Failure> failure;  // the latest failing case: after shrinking, the minimal one
   Clock::time_point shrink_start;
@@ -93,8 +104,10 @@ struct State {
   void property(const FuzzCase& fc) {
     if (failure && since(shrink_start) > opt.shrink_time_s) return;
     Case c;
+    const Clock::time_point built = Clock::now();
     try {
       c = build_case(fc);
+      if (tier == Tier::small) small_seconds["(building cases)"] += since(built);
     } catch (const InputError& e) {
       RC_DISCARD(std::string("impossible spec: ") + e.what());
     }
@@ -123,16 +136,50 @@ struct State {
     status();
   }
 
+  // Differential compares with one reference peer per case, taken in turn
+  // among those that run it: each peer costs a run and its bounds, and all
+  // seven took a quarter of the small tier's time. A failure being shrunk
+  // compares with every peer, as replay does.
+  std::vector<const Variant*> case_peers(const Case& c) {
+    if (failure) return peers;
+    std::vector<const Variant*> able;
+    for (const Variant* q : peers)
+      if (q->supports(c).ok && props::backend_runs(*q, opt.backend)) able.push_back(q);
+    if (able.empty()) return able;
+    return {able[static_cast<size_t>(peer_turn++ % static_cast<int64_t>(able.size()))]};
+  }
+
   // Small cases: every property on every output. Production-scale cases:
   // the whole batch for the oracle-free properties, sampled tokens for the
   // rest (properties/properties.hpp).
   std::vector<props::Verdict> verdicts_of(Case c, uint64_t seed) {
-    if (tier == Tier::production) return props::check_sampled(props, v, opt.backend, c, peers, seed);
+    const std::vector<const Variant*> with = case_peers(c);
+    if (tier == Tier::production) return props::check_sampled(props, v, opt.backend, c, with, seed);
     props::CaseContext cx(std::move(c));
-    std::vector<props::Verdict> got;
-    for (props::Property p : props) {
-      got.push_back(props::check_property(p, v, opt.backend, cx, peers));
-      if (got.back().failed()) break;
+    const size_t n = props.size();
+    std::vector<props::Verdict> got(n);
+    std::vector<double> secs(n, 0);
+    std::vector<std::exception_ptr> thrown(n);
+    const Clock::time_point o0 = Clock::now();
+    cx.oracle();  // every property needs it: computed once, with the case's threads
+    small_seconds["(oracle)"] += since(o0);
+#pragma omp parallel for schedule(dynamic, 1) if (side_by_side)
+    for (size_t i = 0; i < n; ++i) {
+      const Clock::time_point t0 = Clock::now();
+      try {
+        got[i] = props::check_property(props[i], v, opt.backend, cx, with);
+      } catch (...) {
+        thrown[i] = std::current_exception();
+      }
+      secs[i] = since(t0);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (thrown[i]) std::rethrow_exception(thrown[i]);
+      small_seconds[std::string(props::property_name(props[i]))] += secs[i];
+      if (got[i].failed()) {
+        got.resize(i + 1);  // the first failure in property order, as one by one
+        break;
+      }
     }
     return got;
   }
@@ -208,6 +255,17 @@ void summary(State& st) {
     auto& m = st.verdicts[p];
     st.out << "  " << props::property_name(p) << ": " << m[props::Status::pass] << " / " << m[props::Status::skip]
            << " / " << m[props::Status::report] << "\n";
+  }
+  double small = 0;
+  for (const auto& [what, sec] : st.small_seconds) small += sec;
+  if (small > 0) {
+    st.out << "small-tier time:";
+    for (const auto& [what, sec] : st.small_seconds) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %s %.0f%%", what.c_str(), 100 * sec / small);
+      st.out << buf;
+    }
+    st.out << "\n";
   }
   st.out << "coverage (" << st.classes.size() << " classes):\n";
   for (const auto& [k, n] : st.classes) st.out << "  " << k << ": " << n << "\n";

@@ -110,19 +110,36 @@ CaseContext::CaseContext(Case c, int threads) : case_(std::move(c)), threads_(th
 }
 
 const OracleResult& CaseContext::oracle() {
-  if (!oracle_) oracle_ = std::make_unique<OracleResult>(run_oracle(case_, threads_));
+  std::call_once(oracle_once_, [&] { oracle_ = std::make_unique<OracleResult>(run_oracle(case_, threads_)); });
   return *oracle_;
 }
 
+namespace {
+
+// The cached value of `key`, computed by make() outside the lock when absent;
+// std::map references stay valid across later inserts.
+template <class V, class Make>
+const V& cached(std::mutex& mu, std::map<std::string, V>& cache, const std::string& key, Make make) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  V value = make();
+  std::lock_guard<std::mutex> lock(mu);
+  return cache.emplace(key, std::move(value)).first->second;  // a concurrent first store wins
+}
+
+}  // namespace
+
 const Bounds& CaseContext::bounds(const Variant& v) {
-  auto it = bounds_.find(v.name());
-  if (it == bounds_.end()) it = bounds_.emplace(v.name(), derive_bounds(case_, oracle(), numerics(v))).first;
-  return it->second;
+  return cached(mu_, bounds_, v.name(), [&] { return derive_bounds(case_, oracle(), numerics(v)); });
 }
 
 Numerics CaseContext::numerics(const Variant& v) const { return v.numerics(declared_ ? *declared_ : case_); }
 
 void CaseContext::set_output(const Variant& v, Backend b, std::vector<uint8_t> y) {
+  std::lock_guard<std::mutex> lock(mu_);
   outputs_[v.name() + "@" + std::string(backend_name(b))] = std::move(y);
 }
 
@@ -141,14 +158,17 @@ void CaseContext::declare_as(const Case& whole) {
 
 const std::vector<uint8_t>& CaseContext::output(const Variant& v, Backend b) {
   const std::string key = v.name() + "@" + std::string(backend_name(b));
-  auto it = outputs_.find(key);
-  if (it == outputs_.end()) it = outputs_.emplace(key, run_variant(v, case_, b)).first;
-  return it->second;
+  return cached(mu_, outputs_, key, [&] { return run_variant(v, case_, b); });
 }
 
 bool CaseContext::intermediates_may_overflow(const Variant& v) {
-  if (!weight_max_) weight_max_ = selected_weight_max(case_);
-  return moecheck::intermediates_may_overflow(case_, oracle(), numerics(v), *weight_max_);
+  double wmax;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!weight_max_) weight_max_ = selected_weight_max(case_);
+    wmax = *weight_max_;
+  }
+  return moecheck::intermediates_may_overflow(case_, oracle(), numerics(v), wmax);
 }
 
 bool CaseContext::may_overflow(const Variant& v) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,9 @@ std::vector<uint8_t> run_variant(const Variant& v, const Case& c, Backend b);
 // "T=3 H=65 I=31 E=8 k=2 weights=bf16 x=bf16 act=swiglu layout=interleaved"
 std::string case_summary(const Case& c);
 
+// Its lazy results may be asked for from several threads at once (the
+// fuzzer runs a small case's properties side by side): each is computed
+// outside the lock and kept by whichever thread stores it first.
 class CaseContext {
  public:
   // Validates c (InputError). threads: OpenMP threads for the oracle and the
@@ -95,6 +99,8 @@ class CaseContext {
  private:
   Case case_;
   int threads_;
+  std::mutex mu_;  // guards the caches below; computation runs unlocked
+  std::once_flag oracle_once_;
   std::unique_ptr<OracleResult> oracle_;
   std::optional<double> weight_max_;  // max |dequantized weight| over the selected experts
   std::map<std::string, Bounds> bounds_;

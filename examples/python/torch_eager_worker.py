@@ -42,6 +42,10 @@ def main():
         # Otherwise cuBLAS may reduce split-K partial sums in bf16, which the
         # declaration (fp32 accumulation) does not allow.
         torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
+        # The worker claims determinism, which CUDA's index_add_ (float
+        # atomics) and cuBLAS's split-K workspaces keep only in this mode.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
     here = os.path.dirname(os.path.abspath(__file__))
     serve(args.name, moe_layer, description=f"PyTorch eager bf16 per-expert loop on {args.device}",
           numerics_file=os.path.join(here, "..", "numerics", "pytorch_eager_bf16.json"),
