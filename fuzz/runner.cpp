@@ -3,10 +3,13 @@
 #include <rapidcheck.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -68,9 +71,9 @@ struct State {
   Tier tier = Tier::small;  // of the chunk being run
   std::map<Tier, TierStats> tiers;
   std::map<props::Property, std::map<props::Status, int64_t>> verdicts;  // per property, of passing cases
-  // Small-tier seconds in building cases, the oracle and each property
-  // (thread seconds where properties run side by side): what a faster
-  // fuzzer must cut.
+  // Small-tier seconds in building cases and in each property (the oracle
+  // goes to the first property, thread seconds where properties run side by
+  // side): what a faster fuzzer must cut.
   std::map<std::string, double> small_seconds;
   std::map<std::string, int64_t> classes;
   std::optional<Failure> failure;  // the latest failing case: after shrinking, the minimal one
@@ -136,6 +139,16 @@ struct State {
     status();
   }
 
+  static int run_rank(props::Property p) {
+    using P = props::Property;
+    constexpr P kOrder[] = {P::determinism, P::batch_invariance, P::zero_weight, P::differential,
+                            P::linearity,   P::permutation,      P::isolation,   P::twin,
+                            P::exact,       P::accuracy};
+    for (int r = 0; r < static_cast<int>(std::size(kOrder)); ++r)
+      if (kOrder[r] == p) return r;
+    return static_cast<int>(std::size(kOrder));
+  }
+
   // Differential compares with one reference peer per case, taken in turn
   // among those that run it: each peer costs a run and its bounds, and all
   // seven took a quarter of the small tier's time. A failure being shrunk
@@ -158,30 +171,40 @@ struct State {
     props::CaseContext cx(std::move(c));
     const size_t n = props.size();
     std::vector<props::Verdict> got(n);
-    std::vector<double> secs(n, 0);
+    std::vector<double> secs(n, -1);  // -1: not run (a failure came first)
     std::vector<std::exception_ptr> thrown(n);
-    const Clock::time_point o0 = Clock::now();
-    cx.oracle();  // every property needs it: computed once, with the case's threads
-    small_seconds["(oracle)"] += since(o0);
+    // Side by side, the first property computes the oracle (once, with the
+    // case's threads) while the others start with determinism and batch
+    // invariance, which need none, then take the costliest first.
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    if (side_by_side)
+      std::stable_sort(order.begin() + (n > 0), order.end(),
+                       [&](size_t a, size_t b) { return run_rank(props[a]) < run_rank(props[b]); });
+    std::atomic<bool> failed{false};  // the rest is skipped: shrinking runs many failing cases
 #pragma omp parallel for schedule(dynamic, 1) if (side_by_side)
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t r = 0; r < n; ++r) {
+      const size_t i = order[r];
+      if (failed.load()) continue;
       const Clock::time_point t0 = Clock::now();
       try {
         got[i] = props::check_property(props[i], v, opt.backend, cx, with);
+        if (got[i].failed()) failed = true;
       } catch (...) {
         thrown[i] = std::current_exception();
+        failed = true;
       }
       secs[i] = since(t0);
     }
+    std::vector<props::Verdict> ran;
     for (size_t i = 0; i < n; ++i) {
       if (thrown[i]) std::rethrow_exception(thrown[i]);
+      if (secs[i] < 0) continue;
       small_seconds[std::string(props::property_name(props[i]))] += secs[i];
-      if (got[i].failed()) {
-        got.resize(i + 1);  // the first failure in property order, as one by one
-        break;
-      }
+      ran.push_back(std::move(got[i]));
+      if (ran.back().failed()) break;  // the first failure in property order
     }
-    return got;
+    return ran;
   }
 };
 

@@ -68,6 +68,18 @@ TEST(AccuracyRule, InfinityOfEitherSignWhereTheBoundReachesPastTheRange) {
   EXPECT_EQ(judge(Format::f16, -1e5, kInf, 1e5), Judged::fail) << "+inf is out of reach of -1e5 +- 1e5";
 }
 
+// An inf in x (f16 heavy-tailed x, mxfp4 weights, bilinear) makes the exact
+// value +inf and its bound NaN; y = +inf was failed as "outside the bound"
+// (found by `moecheck fuzz --variant warp_decode_h32 --backend host --seed 1`).
+TEST(AccuracyRule, InfiniteExactValueNeedsThatInfinity) {
+  EXPECT_EQ(judge(Format::bf16, kInf, kInf, kNaN), Judged::pass);
+  EXPECT_EQ(judge(Format::bf16, -kInf, -kInf, kNaN), Judged::pass);
+  EXPECT_EQ(judge(Format::bf16, kInf, -kInf, kNaN), Judged::fail);
+  EXPECT_EQ(judge(Format::bf16, kInf, 3.0e38, kNaN), Judged::fail);
+  EXPECT_EQ(judge(Format::bf16, kInf, kNaN, kNaN), Judged::fail);
+  EXPECT_EQ(judge(Format::bf16, kInf, kNaN, kNaN, true), Judged::excused) << "an intermediate overflow may give NaN";
+}
+
 TEST(AccuracyRule, NothingJudgedIsNotAPass) {
   const OracleResult o = one_output(1.0);
   const Judgement j = judge_output(Format::bf16, o, {kInf}, {1.0}, true, 0, 1);
