@@ -2,13 +2,13 @@
 // any program), judged against the oracle and the rigorous bound derived
 // from a numerics declaration file. moecheck numerics: a registered
 // variant's declaration in that file format.
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/verdict.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
 #include "kernels/external/check_file.hpp"
@@ -38,19 +38,8 @@ void check_command(const CheckFlags& f) {
               std::string(weight_format_name(c.w13.format)).c_str(), std::string(format_name(c.x_format)).c_str(),
               std::string(format_name(c.y_format)).c_str());
   std::printf("numerics  %s\n", f.numerics.c_str());
-  std::printf("%s", format_metrics(r.metrics, s).c_str());
-  double max_ratio_est = 0;
-  for (size_t i = 0; i < r.y.size(); ++i) {
-    const double e = std::fabs(r.y[i] - o.y(static_cast<int64_t>(i)));
-    if (r.bounds.estimate[i] > 0) max_ratio_est = std::max(max_ratio_est, e / r.bounds.estimate[i]);
-  }
-  std::printf("bound     max error / rigorous bound %.4g, max error / estimate %.4g\n", r.metrics.max_bound_ratio,
-              max_ratio_est);
-  if (!r.ok())
-    throw CheckFailure(f.y_file + " on " + f.case_file + " (numerics " + f.numerics + "): " +
-                       std::to_string(r.metrics.violations) + " elements exceed their rigorous bound, " +
-                       std::to_string(r.metrics.nonfinite) + " non-finite; first: " + r.first_violation);
-  std::printf("PASS      all %lld outputs within their rigorous bounds\n", static_cast<long long>(r.metrics.count));
+  print_judgement(r, o, s, f.y_file + " on " + f.case_file + " (numerics " + f.numerics + ")",
+                  "moecheck check " + f.case_file + " " + f.y_file + " --numerics " + f.numerics);
 }
 
 void setup_check(CLI::App& root) {

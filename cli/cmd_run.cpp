@@ -1,10 +1,7 @@
 // moecheck run: one case through one variant, checked against the oracle and
 // the rigorous bound derived from the variant's numerics declaration.
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +10,7 @@
 #include "cli/command.hpp"
 #include "cli/exec_flags.hpp"
 #include "cli/options.hpp"
+#include "cli/verdict.hpp"
 #include "core/case_io.hpp"
 #include "core/error.hpp"
 #include "core/output_path.hpp"
@@ -26,8 +24,6 @@
 namespace moecheck::cli {
 namespace {
 
-// CTest's SKIP_RETURN_CODE, as replay uses it without a device.
-constexpr int kExitSkip = 77;
 
 struct RunOptions {
   std::string variant;
@@ -62,30 +58,6 @@ std::string describe_numerics(const Numerics& n) {
                                                                                std::string(format_name(n.expert_out_format)) + ")") +
                   "; output " + std::string(format_name(n.output_format));
   return s;
-}
-
-// PASS, SKIP (exit 77: nothing judged) or a CheckFailure naming the first
-// element that breaks the accuracy rule. `what`: variant, backend, formats, shape.
-void print_verdict(const CheckResult& r, const std::string& what, const std::string& replay) {
-  const Judgement& j = r.judgement;
-  const std::string excused = j.excused ? ", " + std::to_string(j.excused) +
-                                              " non-finite where an intermediate of a declared format may overflow "
-                                              "(not judged)"
-                                        : "";
-  if (r.output_format_ok && j.nothing_to_compare()) {
-    std::printf("SKIP      nothing to compare: %s%s\nreplay    %s\n", what.c_str(), excused.c_str(), replay.c_str());
-    std::fflush(stdout);
-    std::exit(kExitSkip);
-  }
-  if (!r.ok())
-    throw CheckFailure(what + ": " + std::to_string(j.failed) + " of " + std::to_string(j.judged) +
-                       " elements break the accuracy rule (within the rigorous bound; NaN where the exact value is "
-                       "NaN; +-inf only where it overflows)" + excused + "; first: " + r.first_violation +
-                       "\n  replay: " + replay);
-  std::printf("PASS      all %lld judged outputs follow the accuracy rule (%lld within their rigorous bounds or "
-              "overflowing as the exact value does, %lld NaN as the exact value is)%s\nreplay    %s\n",
-              static_cast<long long>(j.judged), static_cast<long long>(j.judged - j.nan_expected),
-              static_cast<long long>(j.nan_expected), excused.c_str(), replay.c_str());
 }
 
 void run_command(const RunOptions& o) {
@@ -144,16 +116,8 @@ void run_command(const RunOptions& o) {
   const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   std::printf("time      variant %.1f ms (incl. upload; not a benchmark), oracle %.1f ms on %d threads\n", ms(t0, t1),
               ms(t1, t2), oracle.threads_used);
-  std::printf("%s", format_metrics(r.metrics, s).c_str());
-  double max_ratio_est = 0;
-  for (size_t i = 0; i < r.y.size(); ++i) {
-    const double e = std::fabs(r.y[i] - oracle.y(static_cast<int64_t>(i)));
-    if (r.bounds.estimate[i] > 0) max_ratio_est = std::max(max_ratio_est, e / r.bounds.estimate[i]);
-  }
-  std::printf("bound     max error / rigorous bound %.4g, max error / estimate %.4g\n", r.metrics.max_bound_ratio,
-              max_ratio_est);
   const std::string replay = replay_command(c, v.name(), backend, o.plugins, o.case_file);
-  print_verdict(r, v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) + ", x " +
+  print_judgement(r, oracle, s, v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) + ", x " +
                     std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
                     ", T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) + " I=" + std::to_string(s.I) +
                     " E=" + std::to_string(s.E) + " k=" + std::to_string(s.k) + ")",

@@ -15,9 +15,8 @@
 // fp8_block128; 2 for nvfp4.
 #pragma once
 
-#include <string>
+#include <utility>
 
-#include "core/error.hpp"
 #include "kernels/warp_decode/warp_math.hpp"
 
 namespace moecheck::weight_decode {
@@ -35,16 +34,7 @@ MOECHECK_HD int roundings(WeightFormat f) { return warp_decode::dequant_rounding
 // Calls fn with the loader of format f (host side: picks the kernel to launch).
 template <class Fn>
 decltype(auto) with_weight_format(WeightFormat f, Fn&& fn) {
-  switch (f) {
-    case WeightFormat::bf16: return fn(Bf16Weights{});
-    case WeightFormat::f16: return fn(F16Weights{});
-    case WeightFormat::fp8_channel: return fn(Fp8ChannelWeights{});
-    case WeightFormat::fp8_block128: return fn(Fp8Block128Weights{});
-    case WeightFormat::mxfp8: return fn(Mxfp8Weights{});
-    case WeightFormat::mxfp4: return fn(Mxfp4Weights{});
-    case WeightFormat::nvfp4: return fn(Nvfp4Weights{});
-  }
-  throw InputError("invalid weight format id " + std::to_string(static_cast<int>(f)));
+  return warp_decode::with_weights(f, std::forward<Fn>(fn));
 }
 
 }  // namespace moecheck::weight_decode

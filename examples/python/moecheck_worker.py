@@ -81,6 +81,13 @@ class Case:
         self.topk_weights = t["topk_weights"].to(device)
         self.x, self.w13, self.w2 = t["x"].to(device), t["w13"].to(device), t["w2"].to(device)
 
+    def routed_experts(self):
+        """(e, tok, j) for each stored expert that some token routes to: its tokens and their top-k slots."""
+        for e in range(self.w13.shape[0]):
+            tok, j = torch.where(self.topk_ids == e)
+            if tok.numel():
+                yield e, tok, j
+
     def gate_up(self, gu):
         """Splits a (n, 2I) gate/up product by the case's layout."""
         if self.layout == "interleaved":

@@ -19,10 +19,7 @@ from moecheck_worker import serve  # noqa: E402
 def moe_layer(case):
     """y = sum_j w_j * W2_e (silu(G_e x) * (U_e x)) over each token's top-k experts e."""
     out = torch.zeros(case.T, case.H, dtype=torch.float32, device=case.x.device)
-    for e in range(case.w13.shape[0]):
-        tok, j = torch.where(case.topk_ids == e)
-        if tok.numel() == 0:
-            continue
+    for e, tok, j in case.routed_experts():
         g, u = case.gate_up(case.x[tok] @ case.w13[e].t())  # bf16 GEMM, output in bf16
         h = F.silu(g) * u  # two bf16 kernels: silu(g) rounded, then the product
         y_e = h @ case.w2[e].t()  # bf16 GEMM

@@ -17,10 +17,7 @@ from moecheck_worker import serve  # noqa: E402
 
 def moe_layer(case):
     out = torch.zeros(case.T, case.H, dtype=torch.float32, device=case.x.device)
-    for e in range(case.w13.shape[0]):
-        tok, j = torch.where(case.topk_ids == e)
-        if tok.numel() == 0:
-            continue
+    for e, tok, j in case.routed_experts():
         gu = (case.x[tok].float() @ case.w13[e].float().t()).to(torch.bfloat16)  # tl.dot in fp32, stored bf16
         g, u = case.gate_up(gu)
         h = (F.silu(g.float()) * u.float()).to(torch.bfloat16)  # silu_and_mul in fp32, stored bf16

@@ -14,21 +14,6 @@
 
 namespace moecheck::warp_decode {
 
-// Calls fn(W{}) with the loader of weight format f (warp_math.hpp).
-template <class Fn>
-decltype(auto) with_weights(WeightFormat f, Fn&& fn) {
-  switch (f) {
-    case WeightFormat::bf16: return fn(Bf16Weights{});
-    case WeightFormat::f16: return fn(F16Weights{});
-    case WeightFormat::fp8_channel: return fn(Fp8ChannelWeights{});
-    case WeightFormat::fp8_block128: return fn(Fp8Block128Weights{});
-    case WeightFormat::mxfp8: return fn(Mxfp8Weights{});
-    case WeightFormat::mxfp4: return fn(Mxfp4Weights{});
-    case WeightFormat::nvfp4: return fn(Nvfp4Weights{});
-  }
-  throw InputError("warp_decode: invalid weight format id " + std::to_string(static_cast<int>(f)));
-}
-
 // Calls fn(V{}) with the reader of x format f.
 template <class Fn>
 decltype(auto) with_x(Format f, Fn&& fn) {

@@ -28,7 +28,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
+#include "core/error.hpp"
 #include "core/formats.hpp"
 #include "core/problem.hpp"
 #include "core/weights.hpp"
@@ -189,6 +191,22 @@ using Fp8Block128Weights = QWeights<WeightFormat::fp8_block128>;
 using Mxfp8Weights = QWeights<WeightFormat::mxfp8>;
 using Mxfp4Weights = QWeights<WeightFormat::mxfp4>;
 using Nvfp4Weights = QWeights<WeightFormat::nvfp4>;
+
+// Calls fn(W{}) with the loader of weight format f (host side: picks the
+// kernel to launch; plugins reach it as weight_decode::with_weight_format).
+template <class Fn>
+decltype(auto) with_weights(WeightFormat f, Fn&& fn) {
+  switch (f) {
+    case WeightFormat::bf16: return fn(Bf16Weights{});
+    case WeightFormat::f16: return fn(F16Weights{});
+    case WeightFormat::fp8_channel: return fn(Fp8ChannelWeights{});
+    case WeightFormat::fp8_block128: return fn(Fp8Block128Weights{});
+    case WeightFormat::mxfp8: return fn(Mxfp8Weights{});
+    case WeightFormat::mxfp4: return fn(Mxfp4Weights{});
+    case WeightFormat::nvfp4: return fn(Nvfp4Weights{});
+  }
+  throw InputError("invalid weight format id " + std::to_string(static_cast<int>(f)));
+}
 
 // ---- the kernels' fast decode of a 16-byte chunk ------------------------------
 // Each e4m3 byte / e2m1 nibble is placed into an fp32 pattern worth its value
