@@ -71,10 +71,11 @@ struct State {
   Tier tier = Tier::small;  // of the chunk being run
   std::map<Tier, TierStats> tiers;
   std::map<props::Property, std::map<props::Status, int64_t>> verdicts;  // per property, of passing cases
-  // Small-tier seconds in building cases and in each property (the oracle
-  // goes to the first property, thread seconds where properties run side by
-  // side): what a faster fuzzer must cut.
-  std::map<std::string, double> small_seconds;
+  // Seconds per tier in building cases, the production tier's whole-batch
+  // run, and each property (the oracle goes to the first property that needs
+  // it; thread seconds where properties run side by side): what a faster
+  // fuzzer must cut.
+  std::map<Tier, std::map<std::string, double>> seconds;
   std::map<std::string, int64_t> classes;
   std::optional<Failure> failure;  // the latest failing case: after shrinking, the minimal one
   Clock::time_point shrink_start;
@@ -110,7 +111,7 @@ struct State {
     const Clock::time_point built = Clock::now();
     try {
       c = build_case(fc);
-      if (tier == Tier::small) small_seconds["(building cases)"] += since(built);
+      seconds[tier]["(building cases)"] += since(built);
     } catch (const InputError& e) {
       RC_DISCARD(std::string("impossible spec: ") + e.what());
     }
@@ -167,7 +168,8 @@ struct State {
   // rest (properties/properties.hpp).
   std::vector<props::Verdict> verdicts_of(Case c, uint64_t seed) {
     const std::vector<const Variant*> with = case_peers(c);
-    if (tier == Tier::production) return props::check_sampled(props, v, opt.backend, c, with, seed);
+    if (tier == Tier::production)
+      return props::check_sampled(props, v, opt.backend, c, with, seed, &seconds[Tier::production]);
     props::CaseContext cx(std::move(c));
     const size_t n = props.size();
     std::vector<props::Verdict> got(n);
@@ -200,7 +202,7 @@ struct State {
     for (size_t i = 0; i < n; ++i) {
       if (thrown[i]) std::rethrow_exception(thrown[i]);
       if (secs[i] < 0) continue;
-      small_seconds[std::string(props::property_name(props[i]))] += secs[i];
+      seconds[Tier::small][std::string(props::property_name(props[i]))] += secs[i];
       ran.push_back(std::move(got[i]));
       if (ran.back().failed()) break;  // the first failure in property order
     }
@@ -279,13 +281,14 @@ void summary(State& st) {
     st.out << "  " << props::property_name(p) << ": " << m[props::Status::pass] << " / " << m[props::Status::skip]
            << " / " << m[props::Status::report] << "\n";
   }
-  double small = 0;
-  for (const auto& [what, sec] : st.small_seconds) small += sec;
-  if (small > 0) {
-    st.out << "small-tier time:";
-    for (const auto& [what, sec] : st.small_seconds) {
+  for (const auto& [tier, parts] : st.seconds) {
+    double all = 0;
+    for (const auto& [what, sec] : parts) all += sec;
+    if (all <= 0) continue;
+    st.out << tier_name(tier) << "-tier time:";
+    for (const auto& [what, sec] : parts) {
       char buf[96];
-      std::snprintf(buf, sizeof buf, " %s %.0f%%", what.c_str(), 100 * sec / small);
+      std::snprintf(buf, sizeof buf, " %s %.0f%%", what.c_str(), 100 * sec / all);
       st.out << buf;
     }
     st.out << "\n";

@@ -2,6 +2,7 @@
 // scale tier of a fuzz run (DESIGN.md section 6): the oracle-free properties
 // on the whole batch, the oracle on sampled tokens.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -146,7 +147,12 @@ std::vector<int64_t> sample_tokens(const Case& c, uint64_t seed) {
 }
 
 std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Variant& v, Backend b, const Case& c,
-                                   const std::vector<const Variant*>& peers, uint64_t seed) {
+                                   const std::vector<const Variant*>& peers, uint64_t seed,
+                                   std::map<std::string, double>* seconds) {
+  using Clock = std::chrono::steady_clock;
+  auto clock_in = [&](const std::string& what, Clock::time_point t0) {
+    if (seconds) (*seconds)[what] += std::chrono::duration<double>(Clock::now() - t0).count();
+  };
   std::vector<Verdict> out;
   const std::vector<int64_t> rows = sample_tokens(c, seed);
   CaseContext sub(select_tokens(c, rows));
@@ -161,7 +167,9 @@ std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Var
   const int eb = format_bits(yf) / 8;
   std::vector<uint8_t> full;
   try {
+    const Clock::time_point t0 = Clock::now();
     full = run_variant(v, c, b);
+    clock_in("(whole-batch run)", t0);
   } catch (const std::exception& e) {
     out.push_back(make(Property::accuracy, Status::fail, v, b, header(Property::accuracy, v, b, c) + "threw: " + e.what()));
     return out;
@@ -172,6 +180,7 @@ std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Var
   sub.set_output(v, b, std::move(sampled));
   const std::string rows_note = " (sampled tokens of T=" + std::to_string(s.T) + ": t counts them)";
   for (Property p : props) {
+    const Clock::time_point t0 = Clock::now();
     try {
       Verdict r;
       switch (p) {
@@ -214,6 +223,7 @@ std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Var
     } catch (const std::exception& e) {
       out.push_back(make(p, Status::fail, v, b, header(p, v, b, c) + "threw: " + e.what()));
     }
+    clock_in(std::string(property_name(p)), t0);
   }
   // Production cases carry no special values, so where x is finite no
   // intermediate of fp32's range overflows and no output can be NaN: a NaN left in the poisoned

@@ -134,8 +134,11 @@ Verdict check_batch_invariance(const Variant& v, Backend b, const Case& c, const
 // are judged by every other property as a batch of their own, with the
 // whole batch's rows as the variant's output.
 std::vector<int64_t> sample_tokens(const Case& c, uint64_t seed);
+// seconds, when given, gains the time of the whole-batch run and of each
+// property (the sampled tokens' oracle goes to the first that needs it).
 std::vector<Verdict> check_sampled(const std::vector<Property>& props, const Variant& v, Backend b, const Case& c,
-                                   const std::vector<const Variant*>& peers, uint64_t seed);
+                                   const std::vector<const Variant*>& peers, uint64_t seed,
+                                   std::map<std::string, double>* seconds = nullptr);
 
 // First flat index in [begin, end) that breaks the accuracy rule of
 // kernels/check.hpp (judge_element, no overflow excuse) for output format
