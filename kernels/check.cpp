@@ -126,8 +126,8 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
   if (!(weight_max <= 0.5 * mini_max(n.accumulator))) return true;
   // Half the smallest declared range of the intermediates: they are bounded
   // by these condition sums up to the (small) rounding growth. Non-finite
-  // sums come from NaN or infinite inputs, whose outputs the oracle has as
-  // NaN: the rule judges those.
+  // sums come from NaN or infinite inputs, whose exact outputs the oracle
+  // gives (NaN or +-inf): the rule judges those.
   double lim = mini_max(n.accumulator);
   for (Format f : {n.h_format, n.expert_out_format}) lim = std::min(lim, mini_max(f));
   for (auto f : {n.gate_up_format, n.gate_act_format, n.topk_sum_format})
@@ -156,22 +156,20 @@ bool intermediates_may_overflow(const Case& c, const OracleResult& o, const Nume
   // hold no inf, and a block whose amax is inf gets an inf scale (inf / inf
   // is NaN) where the exact y is +-inf (found by `moecheck fuzz --variant
   // warp_decode_h32 --backend host --seed 1`, f16 x whose heavy tail
-  // overflowed, in expert_centric_mxfp8 and _fp8 on replay).
-  auto nonfinite = [](double a) { return !std::isfinite(a); };
-  if (n.h_requant && std::any_of(o.h.begin(), o.h.end(), nonfinite)) return true;
-  if (n.x_requant)
-    for (int64_t t = 0; t < c.shape.T; ++t)
-      for (int64_t i = 0; i < c.shape.H; ++i)
-        if (nonfinite(c.x_value(t, i))) return true;
-  // x rounded element-wise into a narrower range (f32 x into bf16 tiles:
-  // bf16's largest finite value is below fp32's) may become inf, and a zero
-  // routing weight times inf is NaN. Block-scaled re-quantization picks its
-  // scale from the block's (or row's) amax, so it keeps x in range.
-  if (n.x_requant && n.requant_scale == RequantScale::pow2_block && n.requant_block == 0) {
+  // overflowed, in expert_centric_mxfp8 and _fp8 on replay). And x rounded
+  // element-wise into a narrower range (f32 x into bf16 tiles: bf16's largest
+  // finite value is below fp32's) may become inf, and a zero routing weight
+  // times inf is NaN; block-scaled re-quantization picks its scale from the
+  // block's (or row's) amax, so it keeps finite x in range.
+  if (n.h_requant && std::any_of(o.h.begin(), o.h.end(), [](double a) { return !std::isfinite(a); })) return true;
+  if (n.x_requant) {
+    const bool elementwise = n.requant_scale == RequantScale::pow2_block && n.requant_block == 0;
     const double xlim = 0.5 * mini_max(*n.x_requant);
     for (int64_t t = 0; t < c.shape.T; ++t)
-      for (int64_t i = 0; i < c.shape.H; ++i)
-        if (std::isfinite(c.x_value(t, i)) && std::fabs(c.x_value(t, i)) > xlim) return true;
+      for (int64_t i = 0; i < c.shape.H; ++i) {
+        const double x = c.x_value(t, i);
+        if (!std::isfinite(x) || (elementwise && std::fabs(x) > xlim)) return true;
+      }
   }
   // A per-expert partial D_e h is up to cond / |w_j| before w_j scales it.
   const Shape& s = c.shape;
