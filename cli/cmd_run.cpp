@@ -24,7 +24,6 @@
 namespace moecheck::cli {
 namespace {
 
-
 struct RunOptions {
   std::string variant;
   std::vector<std::string> plugins;
@@ -117,11 +116,12 @@ void run_command(const RunOptions& o) {
   std::printf("time      variant %.1f ms (incl. upload; not a benchmark), oracle %.1f ms on %d threads\n", ms(t0, t1),
               ms(t1, t2), oracle.threads_used);
   const std::string replay = replay_command(c, v.name(), backend, o.plugins, o.case_file);
-  print_judgement(r, oracle, s, v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) + ", x " +
-                    std::string(format_name(c.x_format)) + ", y " + std::string(format_name(c.y_format)) +
-                    ", T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) + " I=" + std::to_string(s.I) +
-                    " E=" + std::to_string(s.E) + " k=" + std::to_string(s.k) + ")",
-                replay);
+  const std::string what = v.name() + " (" + backend + ", weights " + std::string(weight_format_name(c.w13.format)) +
+                           ", x " + std::string(format_name(c.x_format)) + ", y " +
+                           std::string(format_name(c.y_format)) + ", T=" + std::to_string(s.T) +
+                           " H=" + std::to_string(s.H) + " I=" + std::to_string(s.I) + " E=" + std::to_string(s.E) +
+                           " k=" + std::to_string(s.k) + ")";
+  print_judgement(r, oracle, s, what, replay);
 }
 
 void setup_run(CLI::App& root) {
